@@ -1,0 +1,8 @@
+/**
+ * flint runs GGUF language models from JavaScript: a GGUF reader, WebAssembly SIMD
+ * kernels, tokenizers, a llama-family forward pass and an OpenAI-compatible handler.
+ *
+ * @module
+ */
+
+export * from "./src/gguf/mod.ts";

@@ -1,0 +1,87 @@
+/**
+ * The contract between the generation engine and its users (the HTTP handler, the CLI,
+ * library callers). Implementations live in `src/engine/`; the server codes against
+ * these types only.
+ */
+
+/** A chat message, as the OpenAI API and chat templates see it. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** Sampling and stopping options; defaults follow llama.cpp's. */
+export interface GenerateOptions {
+  /** Maximum new tokens; -1 (default) runs until the context is full or a stop. */
+  maxTokens?: number;
+  /** 0 picks the most likely token (greedy). Default 0.8. */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 disables. Default 40. */
+  topK?: number;
+  /** Nucleus sampling mass; 1 disables. Default 0.95. */
+  topP?: number;
+  /** Drop tokens below this fraction of the top probability; 0 disables. Default 0.05. */
+  minP?: number;
+  /** Penalty on recently seen tokens; 1 disables. Default 1. */
+  repeatPenalty?: number;
+  /** How many recent tokens the penalties look at; -1 means the whole context. Default 64. */
+  repeatLastN?: number;
+  /** OpenAI presence penalty. Default 0. */
+  presencePenalty?: number;
+  /** OpenAI frequency penalty. Default 0. */
+  frequencyPenalty?: number;
+  /** Added to the logit of each token id before sampling. */
+  logitBias?: Record<number, number>;
+  /** Random seed; the same seed and input give the same output. */
+  seed?: number;
+  /** Strings that end generation; none of their bytes reach the stream. */
+  stop?: string[];
+  /** Report the chosen token's log-probability, and this many alternatives (0–20). */
+  logprobs?: number;
+  /** Cancels generation before the next token. */
+  signal?: AbortSignal;
+}
+
+/** One alternative token with its log-probability. */
+export interface TokenLogprob {
+  token: number;
+  text: string;
+  logprob: number;
+}
+
+/** Why generation ended. */
+export type FinishReason = "stop" | "length";
+
+/** Token counts of one generation. */
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/**
+ * One element of a generation stream. Every element but the last carries one token; the
+ * last has `finishReason` and `usage` set and may carry a token too (or none, with
+ * `token` -1 and empty text).
+ */
+export interface GenerationChunk {
+  /** Decoded text released by this token; may be empty while UTF-8 or a stop string is pending. */
+  text: string;
+  /** Token id, or -1 on a final chunk without a token. */
+  token: number;
+  /** Log-probability of the token when `logprobs` was requested. */
+  logprob?: number;
+  /** The most likely alternatives when `logprobs` > 0. */
+  topLogprobs?: TokenLogprob[];
+  finishReason?: FinishReason;
+  usage?: Usage;
+}
+
+/** A KV cache plus the state to continue from it: one concurrent conversation. */
+export interface Session {
+  /** Context size in tokens. */
+  readonly nCtx: number;
+  /** Generates from text (tokenized with BOS as the model wants) or from token ids. */
+  generate(input: string | number[], options?: GenerateOptions): ReadableStream<GenerationChunk>;
+  /** Applies the model's chat template, then generates the assistant's reply. */
+  chat(messages: ChatMessage[], options?: GenerateOptions): ReadableStream<GenerationChunk>;
+}

@@ -1,0 +1,54 @@
+/** Where in a GGUF file a problem was found. */
+export interface GgufErrorContext {
+  /** File path, URL or other name of the source. */
+  source: string;
+  /** Absolute byte offset in the file, when known. */
+  offset?: number;
+  /** Metadata key being read, when any. */
+  key?: string;
+  /** Tensor being read, when any. */
+  tensor?: string;
+  /** Value found in the file, rendered as text. */
+  found?: string;
+  /** What a valid file has there. */
+  expected?: string;
+}
+
+/**
+ * A malformed, unsupported or unreadable GGUF file. It is the only error the reader
+ * throws; the fields locate the problem.
+ */
+export class GgufError extends SyntaxError {
+  readonly source: string;
+  readonly offset?: number;
+  readonly key?: string;
+  readonly tensor?: string;
+  readonly found?: string;
+  readonly expected?: string;
+
+  constructor(message: string, context: GgufErrorContext, options?: ErrorOptions) {
+    super(formatMessage(message, context), options);
+    this.name = "GgufError";
+    this.source = context.source;
+    this.offset = context.offset;
+    this.key = context.key;
+    this.tensor = context.tensor;
+    this.found = context.found;
+    this.expected = context.expected;
+  }
+}
+
+function formatMessage(message: string, context: GgufErrorContext): string {
+  const where = [`"${context.source}"`];
+  if (context.offset !== undefined) where.push(`offset ${context.offset}`);
+  if (context.key !== undefined) where.push(`key "${context.key}"`);
+  if (context.tensor !== undefined) where.push(`tensor "${context.tensor}"`);
+  let text = `${message} (${where.join(", ")})`;
+  if (context.found !== undefined || context.expected !== undefined) {
+    const parts = [];
+    if (context.found !== undefined) parts.push(`found ${context.found}`);
+    if (context.expected !== undefined) parts.push(`expected ${context.expected}`);
+    text += `: ${parts.join(", ")}`;
+  }
+  return text;
+}

@@ -1,0 +1,6 @@
+/**
+ * WebAssembly SIMD kernels: loading, memory and the compute entry points.
+ *
+ * @module
+ */
+export { type KernelBuild, Kernels, loadKernels, type LoadKernelsOptions } from "./runtime.ts";

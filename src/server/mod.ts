@@ -1,0 +1,6 @@
+/**
+ * OpenAI-compatible HTTP handler.
+ *
+ * @module
+ */
+export {};
