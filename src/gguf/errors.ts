@@ -12,6 +12,8 @@ export interface GgufErrorContext {
   found?: string;
   /** What a valid file has there. */
   expected?: string;
+  /** Likely cause and fix, for problems with a known remedy. */
+  hint?: string;
 }
 
 /**
@@ -25,6 +27,7 @@ export class GgufError extends SyntaxError {
   readonly tensor?: string;
   readonly found?: string;
   readonly expected?: string;
+  readonly hint?: string;
 
   constructor(message: string, context: GgufErrorContext, options?: ErrorOptions) {
     super(formatMessage(message, context), options);
@@ -35,6 +38,7 @@ export class GgufError extends SyntaxError {
     this.tensor = context.tensor;
     this.found = context.found;
     this.expected = context.expected;
+    this.hint = context.hint;
   }
 }
 
@@ -50,5 +54,6 @@ function formatMessage(message: string, context: GgufErrorContext): string {
     if (context.expected !== undefined) parts.push(`expected ${context.expected}`);
     text += `: ${parts.join(", ")}`;
   }
+  if (context.hint !== undefined) text += `. ${context.hint}`;
   return text;
 }

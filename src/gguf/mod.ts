@@ -1,5 +1,6 @@
 /**
- * GGUF reader: header, metadata and tensor table, with tensor data read on demand.
+ * GGUF reader: header, metadata and tensor table, with tensor data read on demand from
+ * a local file, bytes in memory, an http(s) URL or the parts of a split model.
  *
  * @module
  */
@@ -16,11 +17,23 @@ export {
 export {
   closeGguf,
   type GgufFile,
+  type GgufInput,
+  type GgufPart,
   type GgufTensorInfo,
   type GgufValue,
   GgufValueType,
   readGguf,
   type ReadGgufOptions,
+  readTensor,
   readTensorInto,
 } from "./reader.ts";
 export { bytesSource, fileSource, type GgufSource } from "./source.ts";
+export { urlSource, type UrlSourceOptions } from "./url_source.ts";
+export { parseSplitName, splitPartName } from "./split.ts";
+export {
+  encodeGguf,
+  type GgufWriteArray,
+  type GgufWriteKv,
+  type GgufWriteSpec,
+  type GgufWriteTensor,
+} from "./writer.ts";

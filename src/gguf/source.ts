@@ -15,9 +15,17 @@ export interface GgufSource {
   close(): Promise<void>;
 }
 
+/** The bytes behind each in-memory source, so the parser can skip copying them. */
+const inMemory = new WeakMap<GgufSource, Uint8Array>();
+
+/** Returns the whole contents of a source made by `bytesSource`, else undefined. */
+export function sourceBytes(source: GgufSource): Uint8Array | undefined {
+  return inMemory.get(source);
+}
+
 /** A source over bytes already in memory. */
 export function bytesSource(bytes: Uint8Array, name = "<bytes>"): GgufSource {
-  return {
+  const source: GgufSource = {
     name,
     size: bytes.length,
     readInto(offset, dest) {
@@ -38,12 +46,17 @@ export function bytesSource(bytes: Uint8Array, name = "<bytes>"): GgufSource {
       return Promise.resolve();
     },
   };
+  inMemory.set(source, bytes);
+  return source;
 }
 
 /** Largest single `read` call; 4 MiB reads measured fastest into wasm memory. */
 const FILE_READ_CHUNK = 4 * 1024 * 1024;
 
-/** Opens a local file; only the ranges asked for are read. */
+/**
+ * Opens a local file; only the ranges asked for are read. Reads are queued, because
+ * each one seeks the shared file handle.
+ */
 export async function fileSource(path: string): Promise<GgufSource> {
   let file: Deno.FsFile;
   let size: number;
@@ -51,43 +64,59 @@ export async function fileSource(path: string): Promise<GgufSource> {
     file = await Deno.open(path, { read: true });
     size = (await file.stat()).size;
   } catch (error) {
-    throw new GgufError("cannot open file", { source: path }, { cause: error });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new GgufError(`cannot open file: ${reason}`, { source: path }, { cause: error });
   }
+  let closed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function read(offset: number, dest: Uint8Array): Promise<void> {
+    if (closed) throw new GgufError("read after close", { source: path, offset });
+    try {
+      await file.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < dest.length) {
+        const end = Math.min(dest.length, done + FILE_READ_CHUNK);
+        const n = await file.read(dest.subarray(done, end));
+        if (n === null) {
+          throw new GgufError("file ended early; was it truncated while open?", {
+            source: path,
+            offset: offset + done,
+            expected: `${dest.length - done} more bytes`,
+          });
+        }
+        done += n;
+      }
+    } catch (error) {
+      if (error instanceof GgufError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new GgufError(`read failed: ${reason}`, { source: path, offset }, { cause: error });
+    }
+  }
+
   return {
     name: path,
     size,
-    async readInto(offset, dest) {
+    readInto(offset, dest) {
       if (offset < 0 || offset + dest.length > size) {
-        throw new GgufError("read past the end of the file", {
-          source: path,
-          offset,
-          found: `${dest.length} bytes requested`,
-          expected: `at most ${Math.max(0, size - offset)}`,
-        });
+        return Promise.reject(
+          new GgufError("read past the end of the file", {
+            source: path,
+            offset,
+            found: `${dest.length} bytes requested`,
+            expected: `at most ${Math.max(0, size - offset)}`,
+          }),
+        );
       }
-      try {
-        await file.seek(offset, Deno.SeekMode.Start);
-        let done = 0;
-        while (done < dest.length) {
-          const end = Math.min(dest.length, done + FILE_READ_CHUNK);
-          const n = await file.read(dest.subarray(done, end));
-          if (n === null) {
-            throw new GgufError("file ended early", {
-              source: path,
-              offset: offset + done,
-              expected: `${dest.length - done} more bytes`,
-            });
-          }
-          done += n;
-        }
-      } catch (error) {
-        if (error instanceof GgufError) throw error;
-        throw new GgufError("read failed", { source: path, offset }, { cause: error });
-      }
+      const result = queue.then(() => read(offset, dest));
+      queue = result.catch(() => {});
+      return result;
     },
-    close() {
+    async close() {
+      await queue;
+      if (closed) return;
+      closed = true;
       file.close();
-      return Promise.resolve();
     },
   };
 }

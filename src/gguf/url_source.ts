@@ -1,0 +1,264 @@
+import { GgufError } from "./errors.ts";
+import type { GgufSource } from "./source.ts";
+
+/** Options for `urlSource`. */
+export interface UrlSourceOptions {
+  /** The fetch to use; defaults to the global `fetch`. */
+  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** Extra request headers, for example `authorization`. */
+  headers?: HeadersInit;
+  /**
+   * Bytes at the start of the file fetched by the first request and kept in memory, so
+   * that parsing a typical header costs one request. Default 1 MiB.
+   */
+  prefetch?: number;
+}
+
+const DEFAULT_PREFETCH = 1 << 20;
+
+interface ContentRange {
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+  /** Total size, unless the server sent `*`. */
+  total?: number;
+}
+
+function parseContentRange(header: string | null): ContentRange | undefined {
+  const m = header?.match(/^bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/i);
+  if (!m) return undefined;
+  const total = m[3] === "*" ? undefined : Number(m[3]);
+  if (m[1] === undefined) return { start: 0, end: -1, total };
+  return { start: Number(m[1]), end: Number(m[2]), total };
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The URL without credentials or query, for messages that may end up in logs. */
+function displayName(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * Copies a response body into `dest`, first discarding `skip` bytes, then cancels the
+ * rest of the body. Returns the bytes copied, fewer than `dest.length` when the body
+ * ended early. Never buffers more than one chunk beyond `dest`.
+ */
+async function readBody(
+  response: Response,
+  skip: number,
+  dest: Uint8Array,
+  name: string,
+  offset: number,
+): Promise<number> {
+  if (response.body === null) return 0;
+  const reader = response.body.getReader();
+  let filled = 0;
+  let toSkip = skip;
+  try {
+    while (filled < dest.length) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      let chunk = value;
+      if (toSkip > 0) {
+        if (chunk.length <= toSkip) {
+          toSkip -= chunk.length;
+          continue;
+        }
+        chunk = chunk.subarray(toSkip);
+        toSkip = 0;
+      }
+      const n = Math.min(chunk.length, dest.length - filled);
+      dest.set(chunk.subarray(0, n), filled);
+      filled += n;
+    }
+  } catch (error) {
+    throw new GgufError(`download failed: ${reasonOf(error)}`, {
+      source: name,
+      offset: offset + filled,
+      found: `${filled} of ${dest.length} bytes received`,
+    }, { cause: error });
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return filled;
+}
+
+function endedEarly(name: string, offset: number, got: number, wanted: number): GgufError {
+  return new GgufError("response ended early; the connection was probably closed", {
+    source: name,
+    offset: offset + got,
+    found: `${got} bytes`,
+    expected: `${wanted}`,
+  });
+}
+
+/**
+ * Opens a GGUF file over http(s) and reads it with Range requests. A server that
+ * ignores Range (status 200) still works: the body is streamed and only the bytes
+ * requested are kept, at the cost of downloading everything before them.
+ */
+export async function urlSource(
+  url: string | URL,
+  options: UrlSourceOptions = {},
+): Promise<GgufSource> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new GgufError("invalid URL", { source: String(url) }, { cause: error });
+  }
+  const name = displayName(parsed);
+  const doFetch = options.fetch ?? fetch;
+  const prefetch = Math.max(1, options.prefetch ?? DEFAULT_PREFETCH);
+
+  async function request(start: number, end: number): Promise<Response> {
+    const headers = new Headers(options.headers);
+    headers.set("range", `bytes=${start}-${end}`);
+    // A compressed body would not match the byte ranges.
+    headers.set("accept-encoding", "identity");
+    try {
+      return await doFetch(parsed, { headers });
+    } catch (error) {
+      throw new GgufError(`request failed: ${reasonOf(error)}`, { source: name, offset: start }, {
+        cause: error,
+      });
+    }
+  }
+
+  function badStatus(response: Response, offset: number): GgufError {
+    response.body?.cancel().catch(() => {});
+    return new GgufError("HTTP request failed", {
+      source: name,
+      offset,
+      found: `status ${response.status} ${response.statusText}`.trimEnd(),
+      expected: "200 or 206",
+    });
+  }
+
+  function badRange(response: Response, offset: number, expected: string): GgufError {
+    response.body?.cancel().catch(() => {});
+    return new GgufError("unexpected Content-Range in the response", {
+      source: name,
+      offset,
+      found: JSON.stringify(response.headers.get("content-range")),
+      expected,
+    });
+  }
+
+  function contentLength(response: Response): number | undefined {
+    const text = response.headers.get("content-length");
+    return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
+  }
+
+  // The first request learns the size and brings in the start of the file.
+  const first = await request(0, prefetch - 1);
+  let size: number;
+  let head: Uint8Array;
+  if (first.status === 206) {
+    const range = parseContentRange(first.headers.get("content-range"));
+    if (!range || range.start !== 0 || range.end < 0 || range.total === undefined) {
+      throw badRange(first, 0, "bytes 0-<end>/<size>");
+    }
+    size = range.total;
+    const wanted = Math.min(range.end + 1, prefetch, size);
+    head = new Uint8Array(wanted);
+    const got = await readBody(first, 0, head, name, 0);
+    if (got < wanted) throw endedEarly(name, 0, got, wanted);
+  } else if (first.status === 200) {
+    const length = contentLength(first);
+    if (length === undefined) {
+      first.body?.cancel().catch(() => {});
+      throw new GgufError("the server ignores Range requests and sends no Content-Length", {
+        source: name,
+        expected: "a server that supports Range requests or reports the file size",
+      });
+    }
+    size = length;
+    head = new Uint8Array(Math.min(prefetch, size));
+    const got = await readBody(first, 0, head, name, 0);
+    if (got < head.length) throw endedEarly(name, 0, got, head.length);
+  } else if (first.status === 416) {
+    // Range not satisfiable: the file is shorter than the first byte asked for.
+    const range = parseContentRange(first.headers.get("content-range"));
+    first.body?.cancel().catch(() => {});
+    if (range?.total !== 0) throw badRange(first, 0, "bytes */0 for an empty file");
+    size = 0;
+    head = new Uint8Array(0);
+  } else {
+    throw badStatus(first, 0);
+  }
+
+  async function readRange(offset: number, dest: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < dest.length) {
+      const start = offset + done;
+      const last = offset + dest.length - 1;
+      const response = await request(start, last);
+      if (response.status === 206) {
+        const range = parseContentRange(response.headers.get("content-range"));
+        if (!range || range.start !== start || range.end < start) {
+          throw badRange(response, start, `bytes ${start}-${last}/${size}`);
+        }
+        if (range.total !== undefined && range.total !== size) {
+          response.body?.cancel().catch(() => {});
+          throw new GgufError("the file changed on the server while being read", {
+            source: name,
+            offset: start,
+            found: `size ${range.total}`,
+            expected: `${size}`,
+          });
+        }
+        // A server may send less than asked for; the loop requests the rest.
+        const wanted = Math.min(range.end, last) - start + 1;
+        const got = await readBody(response, 0, dest.subarray(done, done + wanted), name, start);
+        if (got < wanted) throw endedEarly(name, start, got, wanted);
+        done += wanted;
+      } else if (response.status === 200) {
+        const length = contentLength(response);
+        if (length !== undefined && length !== size) {
+          response.body?.cancel().catch(() => {});
+          throw new GgufError("the file changed on the server while being read", {
+            source: name,
+            offset: start,
+            found: `size ${length}`,
+            expected: `${size}`,
+          });
+        }
+        const rest = dest.subarray(done);
+        const got = await readBody(response, start, rest, name, start);
+        if (got < rest.length) throw endedEarly(name, start, got, rest.length);
+        done = dest.length;
+      } else {
+        throw badStatus(response, start);
+      }
+    }
+  }
+
+  return {
+    name,
+    size,
+    readInto(offset, dest) {
+      if (offset < 0 || offset + dest.length > size) {
+        return Promise.reject(
+          new GgufError("read past the end of the file", {
+            source: name,
+            offset,
+            found: `${dest.length} bytes requested`,
+            expected: `at most ${Math.max(0, size - offset)}`,
+          }),
+        );
+      }
+      if (offset + dest.length <= head.length) {
+        dest.set(head.subarray(offset, offset + dest.length));
+        return Promise.resolve();
+      }
+      return readRange(offset, dest);
+    },
+    close() {
+      return Promise.resolve();
+    },
+  };
+}
