@@ -4,3 +4,22 @@
  * @module
  */
 export { type KernelBuild, Kernels, loadKernels, type LoadKernelsOptions } from "./runtime.ts";
+export {
+  activationRowBytes,
+  activationType,
+  dequantizeRows,
+  dequantizeRowsScalar,
+  getRows,
+  isSupportedWeightType,
+  KERNEL_E_SIZE,
+  KERNEL_E_TYPE,
+  KERNEL_OK,
+  KernelError,
+  matmul,
+  matvec,
+  matvecScalar,
+  quantizeRow,
+  SUPPORTED_WEIGHT_TYPES,
+  vecDot,
+  vecDotScalar,
+} from "./quant.ts";

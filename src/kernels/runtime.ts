@@ -111,7 +111,7 @@ function supportsMemory64(): boolean {
   }
 }
 
-async function fetchWasm(target: string, variant: string): Promise<Uint8Array> {
+async function fetchWasm(target: string, variant: string): Promise<Uint8Array<ArrayBuffer>> {
   const url = new URL(`../../kernels/flint-${target}-${variant}.wasm`, import.meta.url);
   if (url.protocol === "file:") return await Deno.readFile(url);
   const response = await fetch(url);

@@ -1,0 +1,256 @@
+/*
+ * Matrix entry points over every supported weight type. GGML type ids select the row
+ * kernels from one table, which also records which types have a SIMD form; a type
+ * without one runs its scalar reference on purpose.
+ *
+ * Parallel entry points take the row range [row_begin, row_end) as their last two
+ * arguments and write only those rows, so any split over threads gives the same bits.
+ * They return FLINT_OK or a negative FLINT_E_* code and never trap on a bad type.
+ */
+#include "quants.h"
+
+#define FLINT_OK 0
+#define FLINT_E_TYPE (-1) /* weight type without kernels */
+#define FLINT_E_SIZE (-2) /* n not a multiple of the block size, or a bad row range */
+
+enum {
+  T_F32 = 0,
+  T_F16 = 1,
+  T_Q4_0 = 2,
+  T_Q4_1 = 3,
+  T_Q5_0 = 6,
+  T_Q5_1 = 7,
+  T_Q8_0 = 8,
+  T_Q2_K = 10,
+  T_Q3_K = 11,
+  T_Q4_K = 12,
+  T_Q5_K = 13,
+  T_Q6_K = 14,
+  T_IQ4_NL = 20,
+  T_IQ4_XS = 23,
+  T_BF16 = 30,
+};
+
+typedef void (*dequant_fn)(const void *x, float *y, int n);
+typedef float (*dot_fn)(int n, const void *x, const void *y);
+typedef void (*quant_fn)(const float *x, void *y, int n);
+
+typedef struct {
+  int block;          /* weights per block */
+  int type_size;      /* bytes per weight block */
+  int act_block;      /* activations per activation block */
+  int act_type_size;  /* bytes per activation block */
+  quant_fn quantize;  /* float32 activations to the vec_dot type */
+  dequant_fn dequant; /* fastest exact dequantizer */
+  dequant_fn dequant_scalar;
+  dot_fn dot; /* SIMD dot, or the scalar one where the type has no SIMD form */
+  dot_fn dot_scalar;
+} qtype;
+
+static void copy_row_f32(const float *x, void *vy, int n) {
+  float *y = vy;
+  for (int i = 0; i < n; i++) y[i] = x[i];
+}
+
+/* Rows marked "scalar" have no SIMD kernel yet. */
+static const qtype *qtype_get(int type) {
+  static const qtype f32 = {1, 4, 1, 4, copy_row_f32, dequantize_row_f32,
+                            dequantize_row_f32, vec_dot_f32_f32_scalar, vec_dot_f32_f32_scalar};
+  static const qtype f16 = {1, 2, 1, 2, convert_row_f16, dequantize_row_f16_scalar,
+                            dequantize_row_f16_scalar, vec_dot_f16_f16_scalar,
+                            vec_dot_f16_f16_scalar};
+  static const qtype bf16 = {1, 2, 1, 2, convert_row_bf16, dequantize_row_bf16_scalar,
+                             dequantize_row_bf16_scalar, vec_dot_bf16_bf16_scalar,
+                             vec_dot_bf16_bf16_scalar};
+  static const qtype q4_0 = {32, 18, 32, 34, quantize_row_q8_0, dequantize_row_q4_0_scalar,
+                             dequantize_row_q4_0_scalar, vec_dot_q4_0_q8_0_scalar,
+                             vec_dot_q4_0_q8_0_scalar};
+  static const qtype q4_1 = {32, 20, 32, 36, quantize_row_q8_1, dequantize_row_q4_1_scalar,
+                             dequantize_row_q4_1_scalar, vec_dot_q4_1_q8_1_scalar,
+                             vec_dot_q4_1_q8_1_scalar};
+  static const qtype q5_0 = {32, 22, 32, 34, quantize_row_q8_0, dequantize_row_q5_0_scalar,
+                             dequantize_row_q5_0_scalar, vec_dot_q5_0_q8_0_scalar,
+                             vec_dot_q5_0_q8_0_scalar};
+  static const qtype q5_1 = {32, 24, 32, 36, quantize_row_q8_1, dequantize_row_q5_1_scalar,
+                             dequantize_row_q5_1_scalar, vec_dot_q5_1_q8_1_scalar,
+                             vec_dot_q5_1_q8_1_scalar};
+  static const qtype q8_0 = {32, 34, 32, 34, quantize_row_q8_0, dequantize_row_q8_0_scalar,
+                             dequantize_row_q8_0_scalar, vec_dot_q8_0_q8_0_scalar,
+                             vec_dot_q8_0_q8_0_scalar};
+  static const qtype q2_k = {256, 84, 256, 292, quantize_row_q8_K, dequantize_row_q2_K_scalar,
+                             dequantize_row_q2_K_scalar, vec_dot_q2_K_q8_K_scalar,
+                             vec_dot_q2_K_q8_K_scalar};
+  static const qtype q3_k = {256, 110, 256, 292, quantize_row_q8_K, dequantize_row_q3_K_scalar,
+                             dequantize_row_q3_K_scalar, vec_dot_q3_K_q8_K_scalar,
+                             vec_dot_q3_K_q8_K_scalar};
+  static const qtype q4_k = {256, 144, 256, 292, quantize_row_q8_K, dequantize_row_q4_K_scalar,
+                             dequantize_row_q4_K_scalar, vec_dot_q4_K_q8_K_scalar,
+                             vec_dot_q4_K_q8_K_scalar};
+  static const qtype q5_k = {256, 176, 256, 292, quantize_row_q8_K, dequantize_row_q5_K_scalar,
+                             dequantize_row_q5_K_scalar, vec_dot_q5_K_q8_K_scalar,
+                             vec_dot_q5_K_q8_K_scalar};
+  static const qtype q6_k = {256, 210, 256, 292, quantize_row_q8_K, dequantize_row_q6_K_scalar,
+                             dequantize_row_q6_K_scalar, vec_dot_q6_K_q8_K_scalar,
+                             vec_dot_q6_K_q8_K_scalar};
+  static const qtype iq4_nl = {32, 18, 32, 34, quantize_row_q8_0, dequantize_row_iq4_nl_scalar,
+                               dequantize_row_iq4_nl_scalar, vec_dot_iq4_nl_q8_0_scalar,
+                               vec_dot_iq4_nl_q8_0_scalar};
+  static const qtype iq4_xs = {256, 136, 256, 292, quantize_row_q8_K, dequantize_row_iq4_xs_scalar,
+                               dequantize_row_iq4_xs_scalar, vec_dot_iq4_xs_q8_K_scalar,
+                               vec_dot_iq4_xs_q8_K_scalar};
+  switch (type) {
+    case T_F32: return &f32;
+    case T_F16: return &f16;
+    case T_BF16: return &bf16;
+    case T_Q4_0: return &q4_0;
+    case T_Q4_1: return &q4_1;
+    case T_Q5_0: return &q5_0;
+    case T_Q5_1: return &q5_1;
+    case T_Q8_0: return &q8_0;
+    case T_Q2_K: return &q2_k;
+    case T_Q3_K: return &q3_k;
+    case T_Q4_K: return &q4_k;
+    case T_Q5_K: return &q5_k;
+    case T_Q6_K: return &q6_k;
+    case T_IQ4_NL: return &iq4_nl;
+    case T_IQ4_XS: return &iq4_xs;
+    default: return 0;
+  }
+}
+
+static int check_rows(const qtype *t, int n, int row_begin, int row_end) {
+  if (!t) return FLINT_E_TYPE;
+  if (n < 0 || n % t->block != 0) return FLINT_E_SIZE;
+  if (row_begin < 0 || row_end < row_begin) return FLINT_E_SIZE;
+  return FLINT_OK;
+}
+
+/* Bytes one activation row of n values takes after flint_quantize_row, or an error. */
+FLINT_EXPORT(flint_act_row_bytes) int flint_act_row_bytes(int type, int n) {
+  const qtype *t = qtype_get(type);
+  if (!t) return FLINT_E_TYPE;
+  if (n < 0 || n % t->block != 0) return FLINT_E_SIZE;
+  return n / t->act_block * t->act_type_size;
+}
+
+/* Quantizes (or converts) n float32 activations for a dot with weight type `type`. */
+FLINT_EXPORT(flint_quantize_row)
+int flint_quantize_row(int type, const float *x, void *xq, int n) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, 0, 0);
+  if (err) return err;
+  t->quantize(x, xq, n);
+  return FLINT_OK;
+}
+
+/* Dequantizes n weights (whole blocks) starting at w. */
+FLINT_EXPORT(flint_dequantize_rows)
+int flint_dequantize_rows(int type, const void *w, float *out, int n) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, 0, 0);
+  if (err) return err;
+  t->dequant(w, out, n);
+  return FLINT_OK;
+}
+
+/* Scalar reference dequantizer, for tests. */
+FLINT_EXPORT(flint_dequantize_rows_scalar)
+int flint_dequantize_rows_scalar(int type, const void *w, float *out, int n) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, 0, 0);
+  if (err) return err;
+  t->dequant_scalar(w, out, n);
+  return FLINT_OK;
+}
+
+/*
+ * Embedding lookup: out row i (n_cols floats, out_stride_floats apart) = row ids[i] of
+ * the matrix w. Rows [row_begin, row_end) of the output are written.
+ */
+FLINT_EXPORT(flint_get_rows)
+int flint_get_rows(int type, const void *w, size_t row_stride_bytes, const int32_t *ids,
+                   float *out, size_t out_stride_floats, int n_cols, int row_begin, int row_end) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n_cols, row_begin, row_end);
+  if (err) return err;
+  for (int i = row_begin; i < row_end; i++) {
+    if (ids[i] < 0) return FLINT_E_SIZE;
+    t->dequant((const uint8_t *)w + (size_t)ids[i] * row_stride_bytes,
+               out + (size_t)i * out_stride_floats, n_cols);
+  }
+  return FLINT_OK;
+}
+
+/* One dot product of a weight row with a quantized activation row, stored in *out. */
+FLINT_EXPORT(flint_vec_dot)
+int flint_vec_dot(int type, int n, const void *w, const void *xq, float *out) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, 0, 0);
+  if (err) return err;
+  *out = t->dot(n, w, xq);
+  return FLINT_OK;
+}
+
+/* flint_vec_dot through the scalar reference kernel. */
+FLINT_EXPORT(flint_vec_dot_scalar)
+int flint_vec_dot_scalar(int type, int n, const void *w, const void *xq, float *out) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, 0, 0);
+  if (err) return err;
+  *out = t->dot_scalar(n, w, xq);
+  return FLINT_OK;
+}
+
+static void matvec_rows(dot_fn dot, const void *w, size_t row_stride_bytes, const void *xq,
+                        float *y, int n_cols, int row_begin, int row_end) {
+  const uint8_t *row = (const uint8_t *)w + (size_t)row_begin * row_stride_bytes;
+  for (int r = row_begin; r < row_end; r++, row += row_stride_bytes) y[r] = dot(n_cols, row, xq);
+}
+
+/* y[r] = row r of w · xq for r in [row_begin, row_end); xq from flint_quantize_row. */
+FLINT_EXPORT(flint_matvec)
+int flint_matvec(int type, const void *w, size_t row_stride_bytes, const void *xq, float *y,
+                 int n_cols, int row_begin, int row_end) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n_cols, row_begin, row_end);
+  if (err) return err;
+  matvec_rows(t->dot, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  return FLINT_OK;
+}
+
+/* flint_matvec through the scalar reference kernel: the benchmark baseline. */
+FLINT_EXPORT(flint_matvec_scalar)
+int flint_matvec_scalar(int type, const void *w, size_t row_stride_bytes, const void *xq,
+                        float *y, int n_cols, int row_begin, int row_end) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n_cols, row_begin, row_end);
+  if (err) return err;
+  matvec_rows(t->dot_scalar, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  return FLINT_OK;
+}
+
+/* Rows per tile of flint_matmul; a tile of weight rows stays in L1 across all tokens. */
+#define MATMUL_TILE_ROWS 4
+
+/*
+ * Prompt batch: y[token·y_stride_floats + r] = row r of w · activation row `token`
+ * (xq + token·xq_stride_bytes), for rows [row_begin, row_end) and all n_tokens.
+ */
+FLINT_EXPORT(flint_matmul)
+int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *xq,
+                 size_t xq_stride_bytes, float *y, int n_cols, int n_tokens,
+                 size_t y_stride_floats, int row_begin, int row_end) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n_cols, row_begin, row_end);
+  if (err) return err;
+  if (n_tokens < 0) return FLINT_E_SIZE;
+  for (int r0 = row_begin; r0 < row_end; r0 += MATMUL_TILE_ROWS) {
+    int r1 = r0 + MATMUL_TILE_ROWS < row_end ? r0 + MATMUL_TILE_ROWS : row_end;
+    for (int tok = 0; tok < n_tokens; tok++) {
+      const void *x = (const uint8_t *)xq + (size_t)tok * xq_stride_bytes;
+      matvec_rows(t->dot, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats, n_cols, r0,
+                  r1);
+    }
+  }
+  return FLINT_OK;
+}

@@ -1,0 +1,362 @@
+/*
+ * Block layouts of the GGML weight and activation types, fp16/bf16 conversion, and
+ * the prototypes of every row kernel in kernels/<type>.c.
+ *
+ * Every struct mirrors the on-disk bytes (little-endian, no padding); a
+ * _Static_assert pins each size. Weight w[p] is position p of the block. f16(x) is
+ * an IEEE binary16 value taken exactly as float32. Dequantizers evaluate each
+ * formula in float32 in the order written here; the result matches ggml bit for bit.
+ *
+ * Row kernels share one shape:
+ *   void  dequantize_row_<t>(const void *x, float *y, int n);
+ *   float vec_dot_<t>_<act>(int n, const void *x, const void *y);         SIMD128
+ *   float vec_dot_<t>_<act>_scalar(int n, const void *x, const void *y);  reference
+ * n counts weights and is a multiple of the block size; x is the weight row and y the
+ * activation row already quantized to <act>.
+ */
+#ifndef FLINT_QUANTS_H
+#define FLINT_QUANTS_H
+
+#include "flint.h"
+
+#define QK4_0 32
+#define QK8_0 32
+#define QK_K 256
+
+/* Q4_0, 4.5 bits per weight: w[j] = (lo(qs[j]) - 8)·d, w[j+16] = (hi(qs[j]) - 8)·d. */
+typedef struct {
+  ggml_fp16_t d;
+  uint8_t qs[16];
+} block_q4_0;
+_Static_assert(sizeof(block_q4_0) == 18, "Q4_0 block is 18 bytes");
+
+/* Q4_1, 5 bits per weight: w[j] = lo(qs[j])·d + m, w[j+16] = hi(qs[j])·d + m. */
+typedef struct {
+  ggml_fp16_t d;
+  ggml_fp16_t m;
+  uint8_t qs[16];
+} block_q4_1;
+_Static_assert(sizeof(block_q4_1) == 20, "Q4_1 block is 20 bytes");
+
+/*
+ * Q5_0, 5.5 bits per weight: qh (little-endian uint32) bit p is the fifth bit of
+ * weight p; w[j] = ((lo(qs[j]) | bit_j << 4) - 16)·d, w[j+16] likewise with hi and
+ * bit j+16. qh is a byte array because the block is only 2-byte aligned.
+ */
+typedef struct {
+  ggml_fp16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+} block_q5_0;
+_Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block is 22 bytes");
+
+/* Q5_1, 6 bits per weight: codes as in Q5_0 without the -16, w[p] = q_p·d + m. */
+typedef struct {
+  ggml_fp16_t d;
+  ggml_fp16_t m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+} block_q5_1;
+_Static_assert(sizeof(block_q5_1) == 24, "Q5_1 block is 24 bytes");
+
+/* Q8_0, 8.5 bits per weight (also the activation type of Q4_0, Q5_0, Q8_0, IQ4_NL):
+ * w[p] = qs[p]·d. */
+typedef struct {
+  ggml_fp16_t d;
+  int8_t qs[32];
+} block_q8_0;
+_Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block is 34 bytes");
+
+/* Q8_1, activations for Q4_1 and Q5_1: Q8_0 plus s = f16(d_f32·Σqs) for the mins. */
+typedef struct {
+  ggml_fp16_t d;
+  ggml_fp16_t s;
+  int8_t qs[32];
+} block_q8_1;
+_Static_assert(sizeof(block_q8_1) == 36, "Q8_1 block is 36 bytes");
+
+/*
+ * Q2_K, 256 weights, 2.625 bits per weight. scales[k] covers weights 16k..16k+15:
+ * low nibble scale, high nibble min. For p = 128h + 32j + l the code is
+ * (qs[32h + l] >> 2j) & 3 and w = (d·lo(sc))·q - dmin·hi(sc).
+ */
+typedef struct {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  ggml_fp16_t d;
+  ggml_fp16_t dmin;
+} block_q2_K;
+_Static_assert(sizeof(block_q2_K) == 84, "Q2_K block is 84 bytes");
+
+/*
+ * Q3_K, 256 weights, 3.4375 bits per weight. Low two bits as in Q2_K; bit 4h + j of
+ * hmask[l] set means q = low, clear means q = low - 4 (so q is in -4..3). Sixteen
+ * signed 6-bit scales s_k (one per 16 weights, stored +32) are packed in 12 bytes:
+ * low nibble from scales[k] (k < 8) or hi(scales[k-8]), top two bits from
+ * scales[8 + k%4] >> 2(k/4). w = (d·s_{p/16})·q.
+ */
+typedef struct {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  ggml_fp16_t d;
+} block_q3_K;
+_Static_assert(sizeof(block_q3_K) == 110, "Q3_K block is 110 bytes");
+
+/*
+ * Q4_K, 256 weights, 4.5 bits per weight. Eight 32-weight sub-blocks b with 6-bit
+ * scale sc_b and min m_b packed in 12 bytes (see unpack_scale_min_k4). Chunk c = p/64
+ * uses qs[32c..32c+31]: low nibbles for its first 32 weights, high nibbles for the
+ * next 32. w = (d·sc_b)·q - dmin·m_b.
+ */
+typedef struct {
+  ggml_fp16_t d;
+  ggml_fp16_t dmin;
+  uint8_t scales[12];
+  uint8_t qs[128];
+} block_q4_K;
+_Static_assert(sizeof(block_q4_K) == 144, "Q4_K block is 144 bytes");
+
+/* Q5_K, 5.5 bits per weight: Q4_K plus a fifth bit, bit p/32 of qh[p % 32];
+ * q = low4 + 16·bit and w = (d·sc_b)·q - dmin·m_b. */
+typedef struct {
+  ggml_fp16_t d;
+  ggml_fp16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+} block_q5_K;
+_Static_assert(sizeof(block_q5_K) == 176, "Q5_K block is 176 bytes");
+
+/*
+ * Q6_K, 256 weights, 6.5625 bits per weight. For p = 128h + 32k + l: low nibble of
+ * ql[64h + l + 32(k%2)] (k < 2) or its high nibble (k >= 2), high two bits
+ * (qh[32h + l] >> 2k) & 3, q = code - 32 and w = (d·scales[p/16])·q.
+ */
+typedef struct {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  ggml_fp16_t d;
+} block_q6_K;
+_Static_assert(sizeof(block_q6_K) == 210, "Q6_K block is 210 bytes");
+
+/* Q8_K, activations for the k-quants and IQ4_XS: float32 d, w[p] = d·qs[p], and
+ * bsums[i] = Σ qs[16i..16i+15]. */
+typedef struct {
+  float d;
+  int8_t qs[256];
+  int16_t bsums[16];
+} block_q8_K;
+_Static_assert(sizeof(block_q8_K) == 292, "Q8_K block is 292 bytes");
+
+/* IQ4_NL, 4.5 bits per weight: nibbles as in Q4_0 index the table kvalues_iq4nl;
+ * w = d·K[code]. */
+typedef struct {
+  ggml_fp16_t d;
+  uint8_t qs[16];
+} block_iq4_nl;
+_Static_assert(sizeof(block_iq4_nl) == 18, "IQ4_NL block is 18 bytes");
+
+/*
+ * IQ4_XS, 256 weights, 4.25 bits per weight. Sub-block b (32 weights, bytes
+ * qs[16b..16b+15], nibbles as in Q4_0) has the 6-bit scale
+ * ls = ((scales_l[b/2] >> 4(b%2)) & 15) | ((scales_h >> 2b) & 3) << 4 and
+ * w = (d·(ls - 32))·K[code].
+ */
+typedef struct {
+  ggml_fp16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[4];
+  uint8_t qs[128];
+} block_iq4_xs;
+_Static_assert(sizeof(block_iq4_xs) == 136, "IQ4_XS block is 136 bytes");
+
+/* The 16 non-uniform levels of IQ4_NL and IQ4_XS. */
+extern const int8_t kvalues_iq4nl[16];
+
+/* ---- fp16 / bf16 ---- */
+
+static inline uint32_t f32_bits(float f) {
+  union {
+    float f;
+    uint32_t u;
+  } v = {.f = f};
+  return v.u;
+}
+
+static inline float f32_from_bits(uint32_t u) {
+  union {
+    uint32_t u;
+    float f;
+  } v = {.u = u};
+  return v.f;
+}
+
+/* Exact binary16 → float32. Moving the exponent and mantissa into float32 position and
+ * scaling by 2^112 rebiases normals and subnormals alike (wasm keeps subnormals). */
+static inline float fp16_to_f32(ggml_fp16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t em = h & 0x7fff;
+  float v;
+  if (em >= 0x7c00) {
+    v = f32_from_bits(0x7f800000 | (em & 0x3ff) << 13);
+  } else {
+    v = f32_from_bits(em << 13) * 0x1p112f;
+  }
+  return f32_from_bits(f32_bits(v) | sign);
+}
+
+/* float32 → binary16, round to nearest even; NaN stays NaN (quiet), overflow gives inf. */
+static inline ggml_fp16_t f32_to_fp16(float f) {
+  uint32_t x = f32_bits(f);
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t ax = x & 0x7fffffff;
+  if (ax > 0x7f800000) return (ggml_fp16_t)(sign | 0x7e00);
+  /* 65520 is halfway between the largest half (65504) and 2^16; ties go to even = inf. */
+  if (ax >= 0x477ff000) return (ggml_fp16_t)(sign | 0x7c00);
+  if (ax < 0x38800000) {
+    /* Below 2^-14 the result is subnormal. Adding 0.5 leaves a float whose ulp is 2^-24,
+     * the subnormal step, so the hardware does the round-to-nearest-even. */
+    float r = f32_from_bits(ax) + 0.5f;
+    return (ggml_fp16_t)(sign | (f32_bits(r) - 0x3f000000));
+  }
+  uint32_t odd = (ax >> 13) & 1;
+  ax += 0xc8000fffu + odd; /* rebias exponent by -112 and round to nearest even */
+  return (ggml_fp16_t)(sign | (ax >> 13));
+}
+
+static inline float bf16_to_f32(uint16_t h) {
+  return f32_from_bits((uint32_t)h << 16);
+}
+
+/* float32 → bfloat16, round to nearest even; NaN becomes a quiet NaN. */
+static inline uint16_t f32_to_bf16(float f) {
+  uint32_t x = f32_bits(f);
+  if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 64);
+  return (uint16_t)((x + (0x7fff + ((x >> 16) & 1))) >> 16);
+}
+
+/* Unpacks the 6-bit scale and min of Q4_K/Q5_K sub-block b from the 12 scale bytes. */
+static inline void unpack_scale_min_k4(int b, const uint8_t *s, uint8_t *sc, uint8_t *m) {
+  if (b < 4) {
+    *sc = s[b] & 63;
+    *m = s[b + 4] & 63;
+  } else {
+    *sc = (uint8_t)((s[b + 4] & 15) | ((s[b - 4] >> 6) << 4));
+    *m = (uint8_t)((s[b + 4] >> 4) | ((s[b] >> 6) << 4));
+  }
+}
+
+/* Unpacks the sixteen signed Q3_K scales (-32..31). */
+static inline void unpack_scales_q3_K(const uint8_t *s, int8_t out[16]) {
+  for (int k = 0; k < 16; k++) {
+    int low = k < 8 ? (s[k] & 15) : (s[k - 8] >> 4);
+    int high = (s[8 + (k & 3)] >> (2 * (k >> 2))) & 3;
+    out[k] = (int8_t)((low | high << 4) - 32);
+  }
+}
+
+/* ---- SIMD helpers ---- */
+
+/* Horizontal sum of four int32 lanes. */
+static inline int32_t hsum_i32x4(v128_t v) {
+  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+         wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+
+static inline float hsum_f32x4(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+/*
+ * acc + the dot product of 16 int8 lanes of a with 16 lanes of b, four lanes at a
+ * time. b must lie in 0..127: the relaxed instruction may treat b as unsigned.
+ */
+static inline v128_t dot_i8_u7_acc(v128_t a, v128_t b, v128_t acc) {
+#ifdef FLINT_RELAXED
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, acc);
+#else
+  v128_t lo = wasm_i16x8_extmul_low_i8x16(a, b);
+  v128_t hi = wasm_i16x8_extmul_high_i8x16(a, b);
+  return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(lo, hi)));
+#endif
+}
+
+/* acc + dot of two int8 vectors whose values lie in -127..127 (no -128). */
+v128_t dot_i8_i8_acc(v128_t a, v128_t b, v128_t acc);
+
+/* ---- row kernels ---- */
+
+void dequantize_row_q4_0(const void *x, float *y, int n);
+void dequantize_row_q4_1(const void *x, float *y, int n);
+void dequantize_row_q5_0(const void *x, float *y, int n);
+void dequantize_row_q5_1(const void *x, float *y, int n);
+void dequantize_row_q8_0(const void *x, float *y, int n);
+void dequantize_row_q2_K(const void *x, float *y, int n);
+void dequantize_row_q3_K(const void *x, float *y, int n);
+void dequantize_row_q4_K(const void *x, float *y, int n);
+void dequantize_row_q5_K(const void *x, float *y, int n);
+void dequantize_row_q6_K(const void *x, float *y, int n);
+void dequantize_row_iq4_nl(const void *x, float *y, int n);
+void dequantize_row_iq4_xs(const void *x, float *y, int n);
+void dequantize_row_f16(const void *x, float *y, int n);
+void dequantize_row_bf16(const void *x, float *y, int n);
+void dequantize_row_f32(const void *x, float *y, int n);
+
+void dequantize_row_q4_0_scalar(const void *x, float *y, int n);
+void dequantize_row_q4_1_scalar(const void *x, float *y, int n);
+void dequantize_row_q5_0_scalar(const void *x, float *y, int n);
+void dequantize_row_q5_1_scalar(const void *x, float *y, int n);
+void dequantize_row_q8_0_scalar(const void *x, float *y, int n);
+void dequantize_row_q2_K_scalar(const void *x, float *y, int n);
+void dequantize_row_q3_K_scalar(const void *x, float *y, int n);
+void dequantize_row_q4_K_scalar(const void *x, float *y, int n);
+void dequantize_row_q5_K_scalar(const void *x, float *y, int n);
+void dequantize_row_q6_K_scalar(const void *x, float *y, int n);
+void dequantize_row_iq4_nl_scalar(const void *x, float *y, int n);
+void dequantize_row_iq4_xs_scalar(const void *x, float *y, int n);
+void dequantize_row_f16_scalar(const void *x, float *y, int n);
+void dequantize_row_bf16_scalar(const void *x, float *y, int n);
+
+float vec_dot_q4_0_q8_0(int n, const void *x, const void *y);
+float vec_dot_q4_1_q8_1(int n, const void *x, const void *y);
+float vec_dot_q5_0_q8_0(int n, const void *x, const void *y);
+float vec_dot_q5_1_q8_1(int n, const void *x, const void *y);
+float vec_dot_q8_0_q8_0(int n, const void *x, const void *y);
+float vec_dot_q2_K_q8_K(int n, const void *x, const void *y);
+float vec_dot_q3_K_q8_K(int n, const void *x, const void *y);
+float vec_dot_q4_K_q8_K(int n, const void *x, const void *y);
+float vec_dot_q5_K_q8_K(int n, const void *x, const void *y);
+float vec_dot_q6_K_q8_K(int n, const void *x, const void *y);
+float vec_dot_iq4_nl_q8_0(int n, const void *x, const void *y);
+float vec_dot_iq4_xs_q8_K(int n, const void *x, const void *y);
+float vec_dot_f16_f16(int n, const void *x, const void *y);
+float vec_dot_bf16_bf16(int n, const void *x, const void *y);
+float vec_dot_f32_f32(int n, const void *x, const void *y);
+
+float vec_dot_q4_0_q8_0_scalar(int n, const void *x, const void *y);
+float vec_dot_q4_1_q8_1_scalar(int n, const void *x, const void *y);
+float vec_dot_q5_0_q8_0_scalar(int n, const void *x, const void *y);
+float vec_dot_q5_1_q8_1_scalar(int n, const void *x, const void *y);
+float vec_dot_q8_0_q8_0_scalar(int n, const void *x, const void *y);
+float vec_dot_q2_K_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_q3_K_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_q4_K_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_q5_K_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_q6_K_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_iq4_nl_q8_0_scalar(int n, const void *x, const void *y);
+float vec_dot_iq4_xs_q8_K_scalar(int n, const void *x, const void *y);
+float vec_dot_f16_f16_scalar(int n, const void *x, const void *y);
+float vec_dot_bf16_bf16_scalar(int n, const void *x, const void *y);
+float vec_dot_f32_f32_scalar(int n, const void *x, const void *y);
+
+/* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
+void quantize_row_q8_0(const float *x, void *y, int n);
+void quantize_row_q8_1(const float *x, void *y, int n);
+void quantize_row_q8_K(const float *x, void *y, int n);
+void convert_row_f16(const float *x, void *y, int n);
+void convert_row_bf16(const float *x, void *y, int n);
+
+#endif
