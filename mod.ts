@@ -6,3 +6,5 @@
  */
 
 export * from "./src/gguf/mod.ts";
+export { ApiError, createHandler, QueueFullError } from "./src/server/mod.ts";
+export type { CorsOption, Handler, HandlerOptions, ServerModel } from "./src/server/mod.ts";

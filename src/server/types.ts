@@ -1,0 +1,64 @@
+/**
+ * What the handler needs from a loaded model, and its options. The model loader's
+ * `Model` satisfies {@link ServerModel} structurally.
+ */
+import type { Session } from "../engine/types.ts";
+
+/** Log sink; `console` fits. Library code logs only through this. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** A logger that drops everything (the default). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** The tokenizer calls used by `/tokenize`, `/detokenize` and token-id prompts. */
+export interface ServerTokenizer {
+  encode(
+    text: string,
+    options?: { addSpecial?: boolean; parseSpecial?: boolean },
+  ): ArrayLike<number>;
+  decode(ids: ArrayLike<number>): string;
+}
+
+/** The parts of a loaded model that the handler uses. */
+export interface ServerModel {
+  readonly name: string;
+  readonly tokenizer: ServerTokenizer;
+  /** Creates an independent KV cache; one per scheduler slot. */
+  createSession(options?: { nCtx?: number }): Session;
+}
+
+/** CORS policy: `true` or `"*"` allows any origin, `false` sends no CORS headers. */
+export type CorsOption = boolean | string | string[];
+
+/** Options of {@link createHandler}. */
+export interface HandlerOptions {
+  model: ServerModel;
+  /** The id clients pass as `model`; default `model.name`. */
+  modelId?: string;
+  /** Concurrent generations, each with its own session (KV cache). Default 1. */
+  slots?: number;
+  /** Requests that may wait for a slot; one more gets 503. Default 64. */
+  queueSize?: number;
+  /** Context size in tokens for each slot's session; default the model's. */
+  nCtx?: number;
+  /** When set, every route except `GET /` and `GET /health` needs `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Default `true` (any origin). */
+  cors?: CorsOption;
+  /** Largest request body in bytes; a larger one gets 413. Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Receives one line per request and every error. Default silent. */
+  logger?: Logger;
+  /** Seconds sent in `Retry-After` with a 503 for a full queue. Default 1. */
+  retryAfterSeconds?: number;
+}
