@@ -36,7 +36,7 @@ export class FakeModel implements ServerModel {
   /** Tokens produced over all sessions; a cancelled generation stops adding to it. */
   tokensProduced = 0;
   readonly tokenizer = {
-    nVocab: 258,
+    vocabSize: 258,
     encode(text: string, options?: { addSpecial?: boolean }): number[] {
       const ids = Array.from(encoder.encode(text));
       return options?.addSpecial ? [FAKE_BOS, ...ids] : ids;

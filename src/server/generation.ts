@@ -55,10 +55,23 @@ export function engineError(error: unknown): unknown {
   return error;
 }
 
-/** The text of one token for logprob reports, as bytes-accurate as the tokenizer allows. */
-export function tokenText(tokenizer: ServerTokenizer, id: number): string {
-  const piece = (tokenizer as { tokenToPiece?: (id: number) => string }).tokenToPiece;
-  return typeof piece === "function" ? piece.call(tokenizer, id) : tokenizer.decode([id]);
+const lenientUtf8 = new TextDecoder();
+
+/**
+ * The text and exact bytes of one token for logprob reports. A token that is part of a
+ * multi-byte character has bytes that are not valid UTF-8 alone; its text then holds
+ * U+FFFD, and `bytes` still carries the truth.
+ */
+export function tokenPiece(
+  tokenizer: ServerTokenizer,
+  id: number,
+): { text: string; bytes: number[] } {
+  if (typeof tokenizer.tokenToBytes === "function") {
+    const bytes = tokenizer.tokenToBytes(id);
+    return { text: lenientUtf8.decode(bytes), bytes: Array.from(bytes) };
+  }
+  const text = tokenizer.decode([id]);
+  return { text, bytes: textBytes(text) };
 }
 
 const encoder = new TextEncoder();

@@ -10,8 +10,7 @@ import {
   collect,
   startGeneration,
   type StartOptions,
-  textBytes,
-  tokenText,
+  tokenPiece,
 } from "./generation.ts";
 import type { GenerationRun } from "./run.ts";
 import { elapsed, sseResponse, type StreamFormat } from "./sse.ts";
@@ -89,18 +88,16 @@ export async function nativeCompletion(ctx: RouteContext, start: StartOptions): 
   let predicted = 0;
   const probabilities = (chunks: GenerationChunk[]) =>
     chunks.filter((c) => c.token >= 0).map((c) => {
-      const token = tokenText(ctx.tokenizer, c.token);
+      const piece = tokenPiece(ctx.tokenizer, c.token);
       return {
         id: c.token,
-        token,
+        token: piece.text,
         logprob: c.logprob ?? 0,
-        bytes: textBytes(token),
-        top_logprobs: alternatives(c).map((a) => ({
-          id: a.token,
-          token: a.text,
-          logprob: a.logprob,
-          bytes: textBytes(a.text),
-        })),
+        bytes: piece.bytes,
+        top_logprobs: alternatives(c).map((a) => {
+          const altPiece = tokenPiece(ctx.tokenizer, a.token);
+          return { id: a.token, token: altPiece.text, logprob: a.logprob, bytes: altPiece.bytes };
+        }),
       };
     });
   const probsField = (chunks: GenerationChunk[]) =>
@@ -112,9 +109,7 @@ export async function nativeCompletion(ctx: RouteContext, start: StartOptions): 
     generation_settings: generationSettings(options, ctx.modelId),
     prompt: typeof prompt === "string" ? prompt : ctx.tokenizer.decode(prompt),
     truncated: false,
-    // NOTE: the engine reports "stop" for both an end-of-generation token and a stop
-    // string, so "word" is only a guess based on whether stop strings were given.
-    stop_type: final?.finishReason === "length" ? "limit" : options.stop ? "word" : "eos",
+    stop_type: stopType(final, options, ctx),
     stopping_word: "",
     timings: timings(run, final),
   });
@@ -168,6 +163,22 @@ export async function nativeCompletion(ctx: RouteContext, start: StartOptions): 
   });
 }
 
+/**
+ * llama.cpp's `stop_type`. The engine reports "stop" for both an end-of-generation token
+ * and a stop string; a final token that the tokenizer calls end-of-generation means "eos".
+ */
+function stopType(
+  final: GenerationChunk | undefined,
+  options: GenerateOptions,
+  ctx: RouteContext,
+): "limit" | "eos" | "word" {
+  if (final?.finishReason === "length") return "limit";
+  const eog = final !== undefined && final.token >= 0 && ctx.tokenizer.isEog?.(final.token);
+  // NOTE: a stop that is neither a known EOG token nor a given stop string is reported as
+  // "eos"; with stop strings and no EOG token in the final chunk, "word" is inferred.
+  return !eog && options.stop ? "word" : "eos";
+}
+
 function generationSettings(options: GenerateOptions, modelId: string) {
   return {
     model: modelId,
@@ -196,7 +207,9 @@ export function tokenize(ctx: RouteContext): Response {
   const withPieces = optionalBoolean(body, "with_pieces") ?? false;
   const ids = Array.from(ctx.tokenizer.encode(content, { addSpecial, parseSpecial }));
   ctx.finish({ status: 200, usage: { promptTokens: ids.length, completionTokens: 0 } });
-  const tokens = withPieces ? ids.map((id) => ({ id, piece: tokenText(ctx.tokenizer, id) })) : ids;
+  const tokens = withPieces
+    ? ids.map((id) => ({ id, piece: tokenPiece(ctx.tokenizer, id).text }))
+    : ids;
   return Response.json({ tokens });
 }
 

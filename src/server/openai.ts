@@ -10,8 +10,7 @@ import {
   collect,
   startGeneration,
   type StartOptions,
-  textBytes,
-  tokenText,
+  tokenPiece,
   usageJson,
 } from "./generation.ts";
 import type { GenerationInput } from "./run.ts";
@@ -139,16 +138,15 @@ export async function chatCompletions(ctx: RouteContext, start: StartOptions): P
   const usageField = req.includeUsage ? { usage: null } : {};
   const chatLogprobs = (chunk: GenerationChunk) => {
     if (req.logprobs === undefined || chunk.token < 0) return null;
-    const token = tokenText(ctx.tokenizer, chunk.token);
+    const piece = tokenPiece(ctx.tokenizer, chunk.token);
     return {
-      token,
+      token: piece.text,
       logprob: chunk.logprob ?? 0,
-      bytes: textBytes(token),
-      top_logprobs: alternatives(chunk).slice(0, req.logprobs).map((alt) => ({
-        token: alt.text,
-        logprob: alt.logprob,
-        bytes: textBytes(alt.text),
-      })),
+      bytes: piece.bytes,
+      top_logprobs: alternatives(chunk).slice(0, req.logprobs).map((alt) => {
+        const altPiece = tokenPiece(ctx.tokenizer, alt.token);
+        return { token: altPiece.text, logprob: alt.logprob, bytes: altPiece.bytes };
+      }),
     };
   };
 
@@ -233,7 +231,7 @@ export async function completions(ctx: RouteContext, start: StartOptions): Promi
       textOffset += chunk.text.length;
     }
     return {
-      tokens: withToken.map((c) => tokenText(ctx.tokenizer, c.token)),
+      tokens: withToken.map((c) => tokenPiece(ctx.tokenizer, c.token).text),
       token_logprobs: withToken.map((c) => c.logprob ?? 0),
       top_logprobs: withToken.map((c) =>
         Object.fromEntries(alternatives(c).slice(0, req.logprobs).map((a) => [a.text, a.logprob]))

@@ -27,6 +27,12 @@ export interface ServerTokenizer {
     options?: { addSpecial?: boolean; parseSpecial?: boolean },
   ): ArrayLike<number>;
   decode(ids: ArrayLike<number>): string;
+  /** Vocabulary size; when present, token ids in requests are checked against it. */
+  readonly vocabSize?: number;
+  /** Exact bytes of a token, for logprob `bytes` fields. */
+  tokenToBytes?(id: number): Uint8Array;
+  /** True for tokens that end generation (EOS, end of turn). */
+  isEog?(id: number): boolean;
 }
 
 /** The parts of a loaded model that the handler uses. */
