@@ -1,0 +1,17 @@
+/**
+ * A tokenizer that cannot be built from a GGUF's `tokenizer.ggml.*` metadata, or a request
+ * the tokenizer cannot serve (an unknown template name, an id outside the vocabulary).
+ */
+export class TokenizerError extends Error {
+  /** Metadata key involved, when any. */
+  readonly key?: string;
+  /** The offending value, rendered as text. */
+  readonly found?: string;
+
+  constructor(message: string, context: { key?: string; found?: string } = {}) {
+    super(message);
+    this.name = "TokenizerError";
+    this.key = context.key;
+    this.found = context.found;
+  }
+}
