@@ -3,23 +3,16 @@
  *
  * @module
  */
-import { closeGguf, GGML_TYPES, GgufError, readGguf } from "./mod.ts";
+import { closeGguf, formatInspect, GgufError, readGguf } from "./mod.ts";
 
-async function inspect(path: string): Promise<void> {
-  const file = await readGguf(path);
-  // deno-lint-ignore no-console
-  const print = console.log;
-  print(`GGUF v${file.version}: ${file.metadata.size} keys, ${file.tensors.length} tensors`);
-  for (const [key, value] of file.metadata) {
-    const text = Array.isArray(value) || ArrayBuffer.isView(value)
-      ? `[${(value as ArrayLike<unknown>).length} values]`
-      : String(value);
-    print(`  ${key} = ${text}`);
+async function inspect(pathOrUrl: string): Promise<void> {
+  const file = await readGguf(pathOrUrl);
+  try {
+    // deno-lint-ignore no-console
+    console.log(formatInspect(file).trimEnd());
+  } finally {
+    await closeGguf(file);
   }
-  for (const t of file.tensors) {
-    print(`  ${t.name} ${GGML_TYPES[t.type].name} [${t.ne.join(", ")}] ${t.nBytes} bytes`);
-  }
-  await closeGguf(file);
 }
 
 async function main(args: string[]): Promise<number> {
@@ -29,7 +22,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   // deno-lint-ignore no-console
-  console.error("usage: cli.ts inspect <path>");
+  console.error("usage: cli.ts inspect <path|url>");
   return 2;
 }
 

@@ -37,3 +37,6 @@ export {
   type GgufWriteSpec,
   type GgufWriteTensor,
 } from "./writer.ts";
+export { type GgufHparams, llamaHparams } from "./hparams.ts";
+export { type GgufTokenizerMetadata, tokenizerMetadata } from "./tokenizer_metadata.ts";
+export { formatInspect, type InspectOptions } from "./inspect.ts";
