@@ -142,3 +142,41 @@ Deno.test({
     assert.equal(parsed.at(-1), tokenizer.eos);
   },
 });
+
+const ROUND_TRIP_TEXTS = [
+  "Hello world",
+  "The quick brown fox jumps over the lazy dog. 1234567890",
+  "日本語のテキストと中文文本，还有한국어.",
+  "emoji: 😀👍🏽 family 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵",
+  "combining: e\u0301 a\u0308 n\u0303 \u0915\u094D\u0937",
+  " leading space",
+  "trailing space ",
+  "   three leading",
+  "multiple   inner    spaces",
+  "\nleading newline",
+  "lines\n\n\nand\ttabs\r\n",
+  "  ",
+  "\n",
+  "",
+];
+
+for (const name of ["llama-spm", "phi-3", "gpt-2", "falcon", "deepseek-llm"]) {
+  Deno.test({
+    name: `tokenizer ${name} round-trips text`,
+    ignore: !HAVE_TESTDATA,
+    fn: async () => {
+      const tokenizer = await loadTokenizer(`vocab/ggml-vocab-${name}.gguf`);
+      for (const text of ROUND_TRIP_TEXTS) {
+        for (const addSpecial of [true, false]) {
+          const ids = tokenizer.encode(text, { addSpecial });
+          assert.equal(tokenizer.decode(ids), text, `${name} ${JSON.stringify(text)}`);
+          const decoder = tokenizer.createDecoder({
+            stripLeadingSpace: tokenizer.addSpacePrefix,
+          });
+          const pieces = ids.map((id) => decoder.push(id)).join("") + decoder.flush();
+          assert.equal(pieces, text);
+        }
+      }
+    },
+  });
+}

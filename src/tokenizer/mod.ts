@@ -15,4 +15,9 @@ export {
   type PromptPart,
   type Tokenizer,
 } from "./tokenizer.ts";
-export { PRE_TOKENIZERS, type TokenizerLogger, type VocabType } from "./vocab.ts";
+export {
+  PRE_TOKENIZERS,
+  type TokenizerLogger,
+  type TokenizerSource,
+  type VocabType,
+} from "./vocab.ts";

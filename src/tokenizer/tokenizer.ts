@@ -1,4 +1,3 @@
-import type { GgufFile } from "../gguf/mod.ts";
 import { BpeSession, CHAR_TO_BYTE } from "./bpe.ts";
 import { TokenizerError } from "./errors.ts";
 import { type Fragment, partitionSpecial } from "./partition.ts";
@@ -9,6 +8,7 @@ import {
   PRE_TOKENIZERS,
   TokenAttr,
   type TokenizerLogger,
+  type TokenizerSource,
   type Vocab,
   type VocabType,
 } from "./vocab.ts";
@@ -101,7 +101,10 @@ export interface CreateTokenizerOptions {
  * `TokenizerError` for an unsupported `tokenizer.ggml.model` or `tokenizer.ggml.pre`, and
  * for missing or malformed keys.
  */
-export function createTokenizer(file: GgufFile, options: CreateTokenizerOptions = {}): Tokenizer {
+export function createTokenizer(
+  file: TokenizerSource,
+  options: CreateTokenizerOptions = {},
+): Tokenizer {
   return new GgufTokenizer(loadVocab(file, options.logger));
 }
 

@@ -26,6 +26,9 @@ const TOKEN_TYPE_ATTR: Record<number, number> = {
   6: TokenAttr.BYTE,
 };
 
+/** The parts of a parsed GGUF a tokenizer reads. */
+export type TokenizerSource = Pick<GgufFile, "source" | "metadata">;
+
 /** The tokenizer families flint implements, by `tokenizer.ggml.model`. */
 export type VocabType = "spm" | "bpe";
 
@@ -203,7 +206,7 @@ export const PRE_TOKENIZERS: Record<
 };
 
 /** Reads the vocabulary of a GGUF; throws `TokenizerError` for missing or malformed keys. */
-export function loadVocab(file: GgufFile, logger: TokenizerLogger = {}): Vocab {
+export function loadVocab(file: TokenizerSource, logger: TokenizerLogger = {}): Vocab {
   const meta = file.metadata;
   const model = readString(meta, "tokenizer.ggml.model");
   if (model === undefined) {
