@@ -23,3 +23,12 @@ export {
   vecDot,
   vecDotScalar,
 } from "./quant.ts";
+export {
+  ATTENTION_MAX_HEAD_DIM,
+  type AttentionArgs,
+  type Dispatcher,
+  Ops,
+  ropeCache,
+  SingleThread,
+} from "./ops.ts";
+export { KernelPool, KernelPoolError, type KernelPoolOptions, partRange } from "./pool.ts";

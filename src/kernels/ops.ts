@@ -12,9 +12,10 @@ import type { Kernels } from "./runtime.ts";
 export interface Dispatcher {
   /**
    * Calls the export `name` with `args` followed by a row range, once per part of
-   * `[0, nRows)`. Part boundaries are multiples of `grain` rows.
+   * `[0, nRows)`. Part boundaries are multiples of `grain` rows. Returns the first
+   * nonzero integer a part returned (kernels return negative error codes), else 0.
    */
-  run(name: string, args: readonly (number | bigint)[], nRows: number, grain?: number): void;
+  run(name: string, args: readonly (number | bigint)[], nRows: number, grain?: number): number;
 }
 
 /** Runs every kernel on the calling thread. */
@@ -25,8 +26,10 @@ export class SingleThread implements Dispatcher {
     this.#exports = kernels.exports;
   }
 
-  run(name: string, args: readonly (number | bigint)[], nRows: number): void {
-    if (nRows > 0) this.#exports[name](...args, 0, nRows);
+  run(name: string, args: readonly (number | bigint)[], nRows: number): number {
+    if (nRows <= 0) return 0;
+    const result = this.#exports[name](...args, 0, nRows);
+    return typeof result === "number" ? result : 0;
   }
 }
 
