@@ -179,3 +179,8 @@ export class FakeSession implements Session {
     });
   }
 }
+
+/** The engine's error for a request that does not fit the context. */
+export class ContextError extends RangeError {
+  override name = "ContextError";
+}

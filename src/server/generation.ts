@@ -43,14 +43,15 @@ export async function startGeneration(
 }
 
 /**
- * Maps an engine failure before the first token. `RangeError` is how the engine reports a
- * request that cannot fit (prompt longer than the context, bad token id); anything else is
- * the server's fault.
+ * Maps an engine failure before the first token. The engine reports a request it cannot
+ * run (prompt longer than the context, bad option or token id) as a `RangeError`, with
+ * `ContextError` for the context case; anything else is the server's fault.
  */
 export function engineError(error: unknown): unknown {
   if (error instanceof ApiError) return error;
   if (error instanceof RangeError) {
-    return new ApiError(400, error.message, { code: "context_length_exceeded" });
+    const code = error.name === "ContextError" ? "context_length_exceeded" : "invalid_value";
+    return new ApiError(400, error.message, { code });
   }
   return error;
 }
