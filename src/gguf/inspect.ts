@@ -60,6 +60,10 @@ function formatValue(
   return `[${elementType} x ${items.length}] ${shown.join(", ")}`;
 }
 
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 /** Formats a count with thousands separators: 1234567 -> "1,234,567". */
 function grouped(n: number): string {
   return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
@@ -180,7 +184,8 @@ export function formatInspect(file: GgufFile, options: InspectOptions = {}): str
   for (const [name, e] of [...byType].sort((a, b) => b[1].bytes - a[1].bytes)) {
     const typeBpw = e.params > 0 ? ((e.bytes * 8) / e.params).toFixed(2) : "n/a";
     out.push(
-      `  ${name}: ${e.count} tensors, ${grouped(e.params)} parameters, ${typeBpw} bits per weight`,
+      `  ${name}: ${plural(e.count, "tensor")}, ${grouped(e.params)} parameters, ` +
+        `${typeBpw} bits per weight`,
     );
   }
   return out.join("\n") + "\n";

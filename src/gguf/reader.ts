@@ -40,6 +40,11 @@ export interface ReadGgufOptions {
 
 /** First prefix read; most headers fit (a 32000-token vocabulary is about 0.6 MB). */
 const INITIAL_PREFIX = 1 << 20;
+/**
+ * Largest header loaded. Real headers stay far below it (a 150000-token vocabulary
+ * with its merges is about 10 MB), and a larger one is taken as a corrupt length.
+ */
+export const MAX_HEADER_BYTES = 1 << 30;
 
 function isUrlString(input: string): boolean {
   return /^https?:\/\//i.test(input);
@@ -98,7 +103,20 @@ async function readHeader(source: GgufSource, split: number): Promise<ParsedHead
       return parseHeader(prefix, source.size, source.name, split);
     } catch (error) {
       if (!(error instanceof NeedMoreBytes)) throw error;
-      const length = Math.min(source.size, Math.max(error.needed, prefix.length * 4));
+      if (error.needed > MAX_HEADER_BYTES) {
+        throw new GgufError("header too large", {
+          source: source.name,
+          offset: prefix.length,
+          found: `a header of at least ${error.needed} bytes`,
+          expected: `at most ${MAX_HEADER_BYTES} bytes`,
+          hint: "A string or array length in the header is probably corrupt",
+        });
+      }
+      const length = Math.min(
+        source.size,
+        MAX_HEADER_BYTES,
+        Math.max(error.needed, prefix.length * 4),
+      );
       const next = new Uint8Array(length);
       next.set(prefix);
       await source.readInto(prefix.length, next.subarray(prefix.length));

@@ -39,6 +39,8 @@ export interface GgufWriteSpec {
   version?: number;
   metadata?: GgufWriteKv[];
   tensors?: GgufWriteTensor[];
+  /** Stop after the tensor infos and padding, leaving out the data section. */
+  headerOnly?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -59,17 +61,26 @@ class ByteWriter {
     this.length += n;
     return at;
   }
+  /** Reserves `n` bytes, then returns the view to write them with and their offset. */
+  put(n: number): [DataView, number] {
+    const at = this.reserve(n);
+    return [this.view, at];
+  }
   u8(v: number) {
-    this.view.setUint8(this.reserve(1), v);
+    const [view, at] = this.put(1);
+    view.setUint8(at, v);
   }
   u32(v: number) {
-    this.view.setUint32(this.reserve(4), v, true);
+    const [view, at] = this.put(4);
+    view.setUint32(at, v, true);
   }
   u64(v: number | bigint) {
-    this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+    const [view, at] = this.put(8);
+    view.setBigUint64(at, BigInt(v), true);
   }
   bytes(b: Uint8Array) {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   string(s: string | Uint8Array) {
     const b = typeof s === "string" ? encoder.encode(s) : s;
@@ -79,22 +90,28 @@ class ByteWriter {
 }
 
 function writeValue(w: ByteWriter, type: GgufValueType, value: unknown): void {
-  const v = w.view;
+  let view: DataView;
+  let at: number;
   switch (type) {
     case GgufValueType.UINT8:
-      return v.setUint8(w.reserve(1), Number(value));
+      return w.u8(Number(value));
     case GgufValueType.INT8:
-      return v.setInt8(w.reserve(1), Number(value));
+      [view, at] = w.put(1);
+      return view.setInt8(at, Number(value));
     case GgufValueType.UINT16:
-      return w.view.setUint16(w.reserve(2), Number(value), true);
+      [view, at] = w.put(2);
+      return view.setUint16(at, Number(value), true);
     case GgufValueType.INT16:
-      return w.view.setInt16(w.reserve(2), Number(value), true);
+      [view, at] = w.put(2);
+      return view.setInt16(at, Number(value), true);
     case GgufValueType.UINT32:
       return w.u32(Number(value));
     case GgufValueType.INT32:
-      return w.view.setInt32(w.reserve(4), Number(value), true);
+      [view, at] = w.put(4);
+      return view.setInt32(at, Number(value), true);
     case GgufValueType.FLOAT32:
-      return w.view.setFloat32(w.reserve(4), Number(value), true);
+      [view, at] = w.put(4);
+      return view.setFloat32(at, Number(value), true);
     case GgufValueType.BOOL:
       return w.u8(value ? 1 : 0);
     case GgufValueType.STRING:
@@ -111,11 +128,14 @@ function writeValue(w: ByteWriter, type: GgufValueType, value: unknown): void {
     case GgufValueType.UINT64:
       return w.u64(BigInt(value as number | bigint));
     case GgufValueType.INT64:
-      return w.view.setBigInt64(w.reserve(8), BigInt(value as number | bigint), true);
+      [view, at] = w.put(8);
+      return view.setBigInt64(at, BigInt(value as number | bigint), true);
     case GgufValueType.FLOAT64:
-      return w.view.setFloat64(w.reserve(8), Number(value), true);
+      [view, at] = w.put(8);
+      return view.setFloat64(at, Number(value), true);
     default:
-      throw new RangeError(`unknown value type ${type}`);
+      // An unknown type has no encoding; only its id is written, for malformed-file tests.
+      return;
   }
 }
 
@@ -164,12 +184,18 @@ export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
     w.string(t.name);
     w.u32(t.ne.length);
     for (const d of t.ne) w.u64(d);
-    w.view.setInt32(w.reserve(4), t.type, true);
+    const [view, at] = w.put(4);
+    view.setInt32(at, t.type, true);
     w.u64(offset);
   }
   if (tensors.length === 0) return w.buf.slice(0, w.length);
 
   const dataOffset = alignUp(w.length, alignment);
+  if (spec.headerOnly) {
+    const header = new Uint8Array(dataOffset);
+    header.set(w.buf.subarray(0, w.length));
+    return header;
+  }
   let end = dataOffset;
   tensors.forEach((t, i) => {
     end = Math.max(end, alignUp(dataOffset + offsets[i] + tensorBytes(t), alignment));
