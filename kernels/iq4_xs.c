@@ -40,3 +40,41 @@ float vec_dot_iq4_xs_q8_K_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_iq4_xs(const void *vx, float *y, int n) {
+  const block_iq4_xs *x = vx;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  const v128_t table = wasm_v128_load(kvalues_iq4nl);
+  for (int i = 0; i < n / QK_K; i++, y += QK_K) {
+    float d = fp16_to_f32(x[i].d);
+    for (int b = 0; b < 8; b++) {
+      v128_t dl = wasm_f32x4_splat(d * (float)iq4xs_scale(&x[i], b));
+      v128_t q = wasm_v128_load(x[i].qs + 16 * b);
+      store_q_mul(y + 32 * b, wasm_i8x16_swizzle(table, wasm_v128_and(q, m4)), dl);
+      store_q_mul(y + 32 * b + 16, wasm_i8x16_swizzle(table, high_nibbles(q, m4)), dl);
+    }
+  }
+}
+
+float vec_dot_iq4_xs_q8_K(int n, const void *vx, const void *vy) {
+  const block_iq4_xs *x = vx;
+  const block_q8_K *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  const v128_t table = wasm_v128_load(kvalues_iq4nl);
+  const v128_t zero = wasm_i8x16_splat((int8_t)flint_opaque_zero);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    v128_t acc = wasm_i32x4_splat(0);
+    for (int b = 0; b < 8; b++) {
+      v128_t q = wasm_v128_load(x[i].qs + 16 * b);
+      v128_t k0 = wasm_i8x16_swizzle(table, wasm_v128_and(q, m4));
+      v128_t k1 = wasm_i8x16_swizzle(table, high_nibbles(q, m4));
+      v128_t s = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b), k0, zero, wasm_i32x4_splat(0));
+      s = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b + 16), k1, zero, s);
+      acc = wasm_i32x4_add(acc, wasm_i32x4_mul(s, wasm_i32x4_splat(iq4xs_scale(&x[i], b))));
+    }
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
+                      wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
+  }
+  return hsum_f32x4(accf);
+}

@@ -9,6 +9,8 @@
  */
 #include "quants.h"
 
+volatile int32_t flint_opaque_zero = 0;
+
 #define FLINT_OK 0
 #define FLINT_E_TYPE (-1) /* weight type without kernels */
 #define FLINT_E_SIZE (-2) /* n not a multiple of the block size, or a bad row range */
@@ -52,52 +54,28 @@ static void copy_row_f32(const float *x, void *vy, int n) {
   for (int i = 0; i < n; i++) y[i] = x[i];
 }
 
-/* Rows marked "scalar" have no SIMD kernel yet. */
+/* Every type below has a SIMD dot and dequantizer; F32 rows dequantize by copying. */
 static const qtype *qtype_get(int type) {
+#define QTYPE(name, block, size, act_block, act_size, quant, dq, dot)                          \
+  static const qtype name = {block, size, act_block, act_size, quant, dequantize_row_##dq,     \
+                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar}
   static const qtype f32 = {1, 4, 1, 4, copy_row_f32, dequantize_row_f32,
-                            dequantize_row_f32, vec_dot_f32_f32_scalar, vec_dot_f32_f32_scalar};
-  static const qtype f16 = {1, 2, 1, 2, convert_row_f16, dequantize_row_f16_scalar,
-                            dequantize_row_f16_scalar, vec_dot_f16_f16_scalar,
-                            vec_dot_f16_f16_scalar};
-  static const qtype bf16 = {1, 2, 1, 2, convert_row_bf16, dequantize_row_bf16_scalar,
-                             dequantize_row_bf16_scalar, vec_dot_bf16_bf16_scalar,
-                             vec_dot_bf16_bf16_scalar};
-  static const qtype q4_0 = {32, 18, 32, 34, quantize_row_q8_0, dequantize_row_q4_0_scalar,
-                             dequantize_row_q4_0_scalar, vec_dot_q4_0_q8_0_scalar,
-                             vec_dot_q4_0_q8_0_scalar};
-  static const qtype q4_1 = {32, 20, 32, 36, quantize_row_q8_1, dequantize_row_q4_1_scalar,
-                             dequantize_row_q4_1_scalar, vec_dot_q4_1_q8_1_scalar,
-                             vec_dot_q4_1_q8_1_scalar};
-  static const qtype q5_0 = {32, 22, 32, 34, quantize_row_q8_0, dequantize_row_q5_0_scalar,
-                             dequantize_row_q5_0_scalar, vec_dot_q5_0_q8_0_scalar,
-                             vec_dot_q5_0_q8_0_scalar};
-  static const qtype q5_1 = {32, 24, 32, 36, quantize_row_q8_1, dequantize_row_q5_1_scalar,
-                             dequantize_row_q5_1_scalar, vec_dot_q5_1_q8_1_scalar,
-                             vec_dot_q5_1_q8_1_scalar};
-  static const qtype q8_0 = {32, 34, 32, 34, quantize_row_q8_0, dequantize_row_q8_0_scalar,
-                             dequantize_row_q8_0_scalar, vec_dot_q8_0_q8_0_scalar,
-                             vec_dot_q8_0_q8_0_scalar};
-  static const qtype q2_k = {256, 84, 256, 292, quantize_row_q8_K, dequantize_row_q2_K_scalar,
-                             dequantize_row_q2_K_scalar, vec_dot_q2_K_q8_K_scalar,
-                             vec_dot_q2_K_q8_K_scalar};
-  static const qtype q3_k = {256, 110, 256, 292, quantize_row_q8_K, dequantize_row_q3_K_scalar,
-                             dequantize_row_q3_K_scalar, vec_dot_q3_K_q8_K_scalar,
-                             vec_dot_q3_K_q8_K_scalar};
-  static const qtype q4_k = {256, 144, 256, 292, quantize_row_q8_K, dequantize_row_q4_K_scalar,
-                             dequantize_row_q4_K_scalar, vec_dot_q4_K_q8_K_scalar,
-                             vec_dot_q4_K_q8_K_scalar};
-  static const qtype q5_k = {256, 176, 256, 292, quantize_row_q8_K, dequantize_row_q5_K_scalar,
-                             dequantize_row_q5_K_scalar, vec_dot_q5_K_q8_K_scalar,
-                             vec_dot_q5_K_q8_K_scalar};
-  static const qtype q6_k = {256, 210, 256, 292, quantize_row_q8_K, dequantize_row_q6_K_scalar,
-                             dequantize_row_q6_K_scalar, vec_dot_q6_K_q8_K_scalar,
-                             vec_dot_q6_K_q8_K_scalar};
-  static const qtype iq4_nl = {32, 18, 32, 34, quantize_row_q8_0, dequantize_row_iq4_nl_scalar,
-                               dequantize_row_iq4_nl_scalar, vec_dot_iq4_nl_q8_0_scalar,
-                               vec_dot_iq4_nl_q8_0_scalar};
-  static const qtype iq4_xs = {256, 136, 256, 292, quantize_row_q8_K, dequantize_row_iq4_xs_scalar,
-                               dequantize_row_iq4_xs_scalar, vec_dot_iq4_xs_q8_K_scalar,
-                               vec_dot_iq4_xs_q8_K_scalar};
+                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar};
+  QTYPE(f16, 1, 2, 1, 2, convert_row_f16, f16, f16_f16);
+  QTYPE(bf16, 1, 2, 1, 2, convert_row_bf16, bf16, bf16_bf16);
+  QTYPE(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
+  QTYPE(q4_1, 32, 20, 32, 36, quantize_row_q8_1, q4_1, q4_1_q8_1);
+  QTYPE(q5_0, 32, 22, 32, 34, quantize_row_q8_0, q5_0, q5_0_q8_0);
+  QTYPE(q5_1, 32, 24, 32, 36, quantize_row_q8_1, q5_1, q5_1_q8_1);
+  QTYPE(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
+  QTYPE(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
+  QTYPE(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
+  QTYPE(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
+  QTYPE(q5_k, 256, 176, 256, 292, quantize_row_q8_K, q5_K, q5_K_q8_K);
+  QTYPE(q6_k, 256, 210, 256, 292, quantize_row_q8_K, q6_K, q6_K_q8_K);
+  QTYPE(iq4_nl, 32, 18, 32, 34, quantize_row_q8_0, iq4_nl, iq4_nl_q8_0);
+  QTYPE(iq4_xs, 256, 136, 256, 292, quantize_row_q8_K, iq4_xs, iq4_xs_q8_K);
+#undef QTYPE
   switch (type) {
     case T_F32: return &f32;
     case T_F16: return &f16;

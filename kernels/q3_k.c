@@ -32,3 +32,70 @@ float vec_dot_q3_K_q8_K_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_q3_K(const void *vx, float *y, int n) {
+  const block_q3_K *x = vx;
+  const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4);
+  for (int i = 0; i < n / QK_K; i++, y += QK_K) {
+    float d = fp16_to_f32(x[i].d);
+    int8_t s[16];
+    unpack_scales_q3_K(x[i].scales, s);
+    for (int h = 0; h < 2; h++) {
+      for (int j = 0; j < 4; j++) {
+        v128_t bit = wasm_i8x16_splat((int8_t)(1 << (4 * h + j)));
+        for (int v = 0; v < 2; v++) {
+          v128_t low = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(x[i].qs + 32 * h + 16 * v), 2 * j), m3);
+          v128_t hb = wasm_v128_and(wasm_v128_load(x[i].hmask + 16 * v), bit);
+          v128_t code = wasm_v128_or(low, wasm_v128_and(wasm_i8x16_eq(hb, bit), four));
+          int p = 128 * h + 32 * j + 16 * v;
+          store_q_mul(y + p, wasm_i8x16_sub(code, four), wasm_f32x4_splat(d * (float)s[p / 16]));
+        }
+      }
+    }
+  }
+}
+
+/* Codes are taken as low | bit << 2 in 0..7; the −4 returns as 4·Σ_k s_k·bsum_k. */
+float vec_dot_q3_K_q8_K(int n, const void *vx, const void *vy) {
+  const block_q3_K *x = vx;
+  const block_q8_K *y = vy;
+  const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    int8_t s[16];
+    unpack_scales_q3_K(x[i].scales, s);
+    v128_t sc8 = wasm_v128_load(s);
+    v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
+    v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), sc_lo),
+                                   wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), sc_hi));
+    v128_t hm0 = wasm_v128_load(x[i].hmask), hm1 = wasm_v128_load(x[i].hmask + 16);
+    const int8_t *q8 = y[i].qs;
+    v128_t acc = wasm_i32x4_splat(0);
+#define Q3K_CODE(qsv, hm, h, j)                                                                \
+  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qsv, 2 * (j)), m3),                                \
+               wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hm, wasm_u8x16_splat(1 << (4 * (h) + (j)))), \
+                                           wasm_u8x16_splat(1 << (4 * (h) + (j)))),            \
+                             four))
+#define Q3K_HALF(h, sc)                                                                        \
+  do {                                                                                         \
+    v128_t qa = wasm_v128_load(x[i].qs + 32 * (h)), qb = wasm_v128_load(x[i].qs + 32 * (h) + 16); \
+    const int8_t *yb = q8 + 128 * (h);                                                         \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), Q3K_CODE(qa, hm0, h, 0)), SPLAT_I16(sc, 0), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 16), Q3K_CODE(qb, hm1, h, 0)), SPLAT_I16(sc, 1), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 32), Q3K_CODE(qa, hm0, h, 1)), SPLAT_I16(sc, 2), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 48), Q3K_CODE(qb, hm1, h, 1)), SPLAT_I16(sc, 3), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 64), Q3K_CODE(qa, hm0, h, 2)), SPLAT_I16(sc, 4), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 80), Q3K_CODE(qb, hm1, h, 2)), SPLAT_I16(sc, 5), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 96), Q3K_CODE(qa, hm0, h, 3)), SPLAT_I16(sc, 6), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 112), Q3K_CODE(qb, hm1, h, 3)), SPLAT_I16(sc, 7), acc); \
+  } while (0)
+    Q3K_HALF(0, sc_lo);
+    Q3K_HALF(1, sc_hi);
+#undef Q3K_HALF
+#undef Q3K_CODE
+    acc = wasm_i32x4_sub(acc, wasm_i32x4_shl(offset, 2));
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
+                      wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
+  }
+  return hsum_f32x4(accf);
+}

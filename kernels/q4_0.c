@@ -26,3 +26,38 @@ float vec_dot_q4_0_q8_0_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_q4_0(const void *vx, float *y, int n) {
+  const block_q4_0 *x = vx;
+  const v128_t m4 = wasm_i8x16_splat(15), eight = wasm_i8x16_splat(8);
+  for (int i = 0; i < n / QK4_0; i++, y += 32) {
+    v128_t d = wasm_f32x4_splat(fp16_to_f32(x[i].d));
+    v128_t q = wasm_v128_load(x[i].qs);
+    store_q_mul(y, wasm_i8x16_sub(wasm_v128_and(q, m4), eight), d);
+    store_q_mul(y + 16, wasm_i8x16_sub(high_nibbles(q, m4), eight), d);
+  }
+}
+
+float vec_dot_q4_0_q8_0(int n, const void *vx, const void *vy) {
+  const block_q4_0 *x = vx;
+  const block_q8_0 *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15), eight = wasm_i8x16_splat(8);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK4_0; i++) {
+    v128_t q = wasm_v128_load(x[i].qs);
+    v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
+#ifdef FLINT_RELAXED
+    /* Σ (q − 8)·y = Σ q·y − Σ 8·y; both dots keep the unsigned operand in 0..15. */
+    v128_t s = wasm_i16x8_add(dot16_i8_u7(y0, wasm_v128_and(q, m4)),
+                              dot16_i8_u7(y1, high_nibbles(q, m4)));
+    v128_t s8 = wasm_i16x8_add(dot16_i8_u7(y0, eight), dot16_i8_u7(y1, eight));
+    s = wasm_i16x8_sub(s, s8);
+#else
+    v128_t s = wasm_i16x8_add(dot16_i8_i8(y0, wasm_i8x16_sub(wasm_v128_and(q, m4), eight)),
+                              dot16_i8_i8(y1, wasm_i8x16_sub(high_nibbles(q, m4), eight)));
+#endif
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(wasm_i32x4_extadd_pairwise_i16x8(s)),
+                      wasm_f32x4_splat(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d)), accf);
+  }
+  return hsum_f32x4(accf);
+}

@@ -39,3 +39,70 @@ float vec_dot_q4_K_q8_K_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_q4_K(const void *vx, float *y, int n) {
+  const block_q4_K *x = vx;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  for (int i = 0; i < n / QK_K; i++, y += QK_K) {
+    float d = fp16_to_f32(x[i].d);
+    float dmin = fp16_to_f32(x[i].dmin);
+    for (int c = 0; c < 4; c++) {
+      uint8_t sc0, m0, sc1, m1;
+      unpack_scale_min_k4(2 * c, x[i].scales, &sc0, &m0);
+      unpack_scale_min_k4(2 * c + 1, x[i].scales, &sc1, &m1);
+      v128_t d0 = wasm_f32x4_splat(d * (float)sc0), mm0 = wasm_f32x4_splat(dmin * (float)m0);
+      v128_t d1 = wasm_f32x4_splat(d * (float)sc1), mm1 = wasm_f32x4_splat(dmin * (float)m1);
+      for (int v = 0; v < 2; v++) {
+        v128_t q = wasm_v128_load(x[i].qs + 32 * c + 16 * v);
+        store_q_mul_sub(y + 64 * c + 16 * v, wasm_v128_and(q, m4), d0, mm0);
+        store_q_mul_sub(y + 64 * c + 32 + 16 * v, high_nibbles(q, m4), d1, mm1);
+      }
+    }
+  }
+}
+
+/*
+ * Per sub-block b the int16 lanes hold partial sums of q·yq (at most 4·15·127), which one
+ * i32x4.dot_i16x8 scales by sc_b. The mins use the activation block sums.
+ */
+float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
+  const block_q4_K *x = vx;
+  const block_q8_K *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  float summ = 0.0f;
+  for (int i = 0; i < n / QK_K; i++) {
+    v128_t packed = unpack_scales_mins_k4(x[i].scales);
+    v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
+    v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
+    /* Sums of 32 activations per sub-block, from pairs of 16-element bsums. */
+    v128_t bs0 = wasm_v128_load(y[i].bsums), bs1 = wasm_v128_load(y[i].bsums + 8);
+    v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
+                                 wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
+    int msum = hsum_i32x4(wasm_i32x4_dot_i16x8(pair, mins));
+
+    const uint8_t *qs = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+    v128_t acc = wasm_i32x4_splat(0);
+#define Q4K_CHUNK(c)                                                                       \
+  do {                                                                                     \
+    v128_t q0 = wasm_v128_load(qs + 32 * (c)), q1 = wasm_v128_load(qs + 32 * (c) + 16);    \
+    v128_t lo = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c)), wasm_v128_and(q0, m4)), \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 16), wasm_v128_and(q1, m4))); \
+    v128_t hi = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 32), high_nibbles(q0, m4)), \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 48), high_nibbles(q1, m4))); \
+    acc = scale_i16_acc(lo, SPLAT_I16(sc, 2 * (c)), acc);                                  \
+    acc = scale_i16_acc(hi, SPLAT_I16(sc, 2 * (c) + 1), acc);                              \
+  } while (0)
+    Q4K_CHUNK(0);
+    Q4K_CHUNK(1);
+    Q4K_CHUNK(2);
+    Q4K_CHUNK(3);
+#undef Q4K_CHUNK
+    float dy = y[i].d;
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc), wasm_f32x4_splat(dy * fp16_to_f32(x[i].d)),
+                      accf);
+    summ += dy * fp16_to_f32(x[i].dmin) * (float)msum;
+  }
+  return hsum_f32x4(accf) - summ;
+}

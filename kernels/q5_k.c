@@ -39,3 +39,77 @@ float vec_dot_q5_K_q8_K_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_q5_K(const void *vx, float *y, int n) {
+  const block_q5_K *x = vx;
+  const v128_t m4 = wasm_i8x16_splat(15), sixteen = wasm_i8x16_splat(16);
+  for (int i = 0; i < n / QK_K; i++, y += QK_K) {
+    float d = fp16_to_f32(x[i].d);
+    float dmin = fp16_to_f32(x[i].dmin);
+    for (int b = 0; b < 8; b++) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(b, x[i].scales, &sc, &m);
+      v128_t dl = wasm_f32x4_splat(d * (float)sc), ml = wasm_f32x4_splat(dmin * (float)m);
+      v128_t bit = wasm_i8x16_splat((int8_t)(1 << b));
+      for (int v = 0; v < 2; v++) {
+        v128_t q = wasm_v128_load(x[i].qs + 32 * (b / 2) + 16 * v);
+        v128_t low = (b & 1) ? high_nibbles(q, m4) : wasm_v128_and(q, m4);
+        v128_t hb = wasm_v128_and(wasm_v128_load(x[i].qh + 16 * v), bit);
+        v128_t code = wasm_v128_or(low, wasm_v128_and(wasm_i8x16_eq(hb, bit), sixteen));
+        store_q_mul_sub(y + 32 * b + 16 * v, code, dl, ml);
+      }
+    }
+  }
+}
+
+/* As the Q4_K dot, with the fifth bit from qh: codes 0..31 keep int16 lanes below 2^15. */
+float vec_dot_q5_K_q8_K(int n, const void *vx, const void *vy) {
+  const block_q5_K *x = vx;
+  const block_q8_K *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15), sixteen = wasm_i8x16_splat(16);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  float summ = 0.0f;
+  for (int i = 0; i < n / QK_K; i++) {
+    v128_t packed = unpack_scales_mins_k4(x[i].scales);
+    v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
+    v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
+    v128_t bs0 = wasm_v128_load(y[i].bsums), bs1 = wasm_v128_load(y[i].bsums + 8);
+    v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
+                                 wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
+    int msum = hsum_i32x4(wasm_i32x4_dot_i16x8(pair, mins));
+
+    const uint8_t *qs = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+    v128_t qh0 = wasm_v128_load(x[i].qh), qh1 = wasm_v128_load(x[i].qh + 16);
+    v128_t acc = wasm_i32x4_splat(0);
+#define Q5K_HIGH(qh, b)                                                                       \
+  wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(qh, wasm_u8x16_splat(1 << (b))),                  \
+                              wasm_u8x16_splat(1 << (b))),                                    \
+                sixteen)
+#define Q5K_CHUNK(c)                                                                          \
+  do {                                                                                        \
+    v128_t q0 = wasm_v128_load(qs + 32 * (c)), q1 = wasm_v128_load(qs + 32 * (c) + 16);       \
+    v128_t a0 = wasm_v128_or(wasm_v128_and(q0, m4), Q5K_HIGH(qh0, 2 * (c)));                  \
+    v128_t a1 = wasm_v128_or(wasm_v128_and(q1, m4), Q5K_HIGH(qh1, 2 * (c)));                  \
+    v128_t b0 = wasm_v128_or(high_nibbles(q0, m4), Q5K_HIGH(qh0, 2 * (c) + 1));               \
+    v128_t b1 = wasm_v128_or(high_nibbles(q1, m4), Q5K_HIGH(qh1, 2 * (c) + 1));               \
+    v128_t lo = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c)), a0),                \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 16), a1));          \
+    v128_t hi = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 32), b0),           \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 48), b1));          \
+    acc = scale_i16_acc(lo, SPLAT_I16(sc, 2 * (c)), acc);                                     \
+    acc = scale_i16_acc(hi, SPLAT_I16(sc, 2 * (c) + 1), acc);                                 \
+  } while (0)
+    Q5K_CHUNK(0);
+    Q5K_CHUNK(1);
+    Q5K_CHUNK(2);
+    Q5K_CHUNK(3);
+#undef Q5K_CHUNK
+#undef Q5K_HIGH
+    float dy = y[i].d;
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc), wasm_f32x4_splat(dy * fp16_to_f32(x[i].d)),
+                      accf);
+    summ += dy * fp16_to_f32(x[i].dmin) * (float)msum;
+  }
+  return hsum_f32x4(accf) - summ;
+}

@@ -32,3 +32,74 @@ float vec_dot_q6_K_q8_K_scalar(int n, const void *vx, const void *vy) {
   }
   return sum;
 }
+
+void dequantize_row_q6_K(const void *vx, float *y, int n) {
+  const block_q6_K *x = vx;
+  const v128_t m4 = wasm_i8x16_splat(15), m3 = wasm_i8x16_splat(3);
+  const v128_t m12 = wasm_i8x16_splat(12), m48 = wasm_i8x16_splat(48);
+  const v128_t off = wasm_i8x16_splat(32);
+  for (int i = 0; i < n / QK_K; i++, y += QK_K) {
+    float d = fp16_to_f32(x[i].d);
+    for (int h = 0; h < 2; h++) {
+      for (int v = 0; v < 2; v++) {
+        v128_t qla = wasm_v128_load(x[i].ql + 64 * h + 16 * v);
+        v128_t qlb = wasm_v128_load(x[i].ql + 64 * h + 32 + 16 * v);
+        v128_t qh = wasm_v128_load(x[i].qh + 32 * h + 16 * v);
+        v128_t c[4];
+        c[0] = wasm_v128_or(wasm_v128_and(qla, m4), wasm_i16x8_shl(wasm_v128_and(qh, m3), 4));
+        c[1] = wasm_v128_or(wasm_v128_and(qlb, m4), wasm_i16x8_shl(wasm_v128_and(qh, m12), 2));
+        c[2] = wasm_v128_or(high_nibbles(qla, m4), wasm_v128_and(qh, m48));
+        c[3] = wasm_v128_or(high_nibbles(qlb, m4), wasm_v128_and(wasm_u16x8_shr(qh, 2), m48));
+        for (int k = 0; k < 4; k++) {
+          int p = 128 * h + 32 * k + 16 * v;
+          store_q_mul(y + p, wasm_i8x16_sub(c[k], off),
+                      wasm_f32x4_splat(d * (float)x[i].scales[p / 16]));
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Codes are taken unsigned (0..63) so the relaxed dot applies; the −32 offset comes back
+ * as 32·Σ_k scale_k·bsum_k over the sixteen 16-weight groups.
+ */
+float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
+  const block_q6_K *x = vx;
+  const block_q8_K *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15), m3 = wasm_i8x16_splat(3);
+  const v128_t m12 = wasm_i8x16_splat(12), m48 = wasm_i8x16_splat(48);
+  v128_t accf = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    v128_t sc8 = wasm_v128_load(x[i].scales);
+    v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
+    v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), sc_lo),
+                                   wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), sc_hi));
+    v128_t acc = wasm_i32x4_splat(0);
+    const int8_t *q8 = y[i].qs;
+#define Q6K_PART(h, v, sc)                                                                   \
+  do {                                                                                       \
+    v128_t qla = wasm_v128_load(x[i].ql + 64 * (h) + 16 * (v));                              \
+    v128_t qlb = wasm_v128_load(x[i].ql + 64 * (h) + 32 + 16 * (v));                         \
+    v128_t qh = wasm_v128_load(x[i].qh + 32 * (h) + 16 * (v));                               \
+    v128_t c0 = wasm_v128_or(wasm_v128_and(qla, m4), wasm_i16x8_shl(wasm_v128_and(qh, m3), 4)); \
+    v128_t c1 = wasm_v128_or(wasm_v128_and(qlb, m4), wasm_i16x8_shl(wasm_v128_and(qh, m12), 2)); \
+    v128_t c2 = wasm_v128_or(high_nibbles(qla, m4), wasm_v128_and(qh, m48));                 \
+    v128_t c3 = wasm_v128_or(high_nibbles(qlb, m4), wasm_v128_and(wasm_u16x8_shr(qh, 2), m48)); \
+    const int8_t *yb = q8 + 128 * (h) + 16 * (v);                                            \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), c0), SPLAT_I16(sc, (v)), acc);       \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 32), c1), SPLAT_I16(sc, 2 + (v)), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 64), c2), SPLAT_I16(sc, 4 + (v)), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 96), c3), SPLAT_I16(sc, 6 + (v)), acc); \
+  } while (0)
+    Q6K_PART(0, 0, sc_lo);
+    Q6K_PART(0, 1, sc_lo);
+    Q6K_PART(1, 0, sc_hi);
+    Q6K_PART(1, 1, sc_hi);
+#undef Q6K_PART
+    acc = wasm_i32x4_sub(acc, wasm_i32x4_shl(offset, 5));
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
+                      wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
+  }
+  return hsum_f32x4(accf);
+}

@@ -270,22 +270,149 @@ static inline float hsum_f32x4(v128_t v) {
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
 }
 
-/*
- * acc + the dot product of 16 int8 lanes of a with 16 lanes of b, four lanes at a
- * time. b must lie in 0..127: the relaxed instruction may treat b as unsigned.
- */
-static inline v128_t dot_i8_u7_acc(v128_t a, v128_t b, v128_t acc) {
+/* a·b + c, fused in the relaxed build (products here are exact or summed anyway). */
+static inline v128_t madd_f32x4(v128_t a, v128_t b, v128_t c) {
 #ifdef FLINT_RELAXED
-  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, acc);
+  return wasm_f32x4_relaxed_madd(a, b, c);
 #else
-  v128_t lo = wasm_i16x8_extmul_low_i8x16(a, b);
-  v128_t hi = wasm_i16x8_extmul_high_i8x16(a, b);
-  return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(lo, hi)));
+  return wasm_f32x4_add(wasm_f32x4_mul(a, b), c);
 #endif
 }
 
-/* acc + dot of two int8 vectors whose values lie in -127..127 (no -128). */
-v128_t dot_i8_i8_acc(v128_t a, v128_t b, v128_t acc);
+/*
+ * Eight int16 lanes, each the sum of two products a[i]·b[i] of int8 lanes. b must lie in
+ * 0..127 because the relaxed instruction may read it as unsigned; then no lane exceeds
+ * 2·128·127 and nothing saturates.
+ */
+static inline v128_t dot16_i8_u7(v128_t a, v128_t b) {
+#ifdef FLINT_RELAXED
+  return wasm_i16x8_relaxed_dot_i8x16_i7x16(a, b);
+#else
+  return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a, b), wasm_i16x8_extmul_high_i8x16(a, b));
+#endif
+}
+
+/* As dot16_i8_u7 for two signed operands with |a|, |b| ≤ 127 (plain SIMD128 only). */
+static inline v128_t dot16_i8_i8(v128_t a, v128_t b) {
+  return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a, b), wasm_i16x8_extmul_high_i8x16(a, b));
+}
+
+/*
+ * A zero the compiler cannot see. With a literal zero clang turns i8x16.lt_s(w, 0) into
+ * i8x16.shr_s(w, 7), which V8 lowers to a slow multi-instruction sequence on x86.
+ */
+extern volatile int32_t flint_opaque_zero;
+
+/* acc + Σ a·b over 16 int8 lanes into four int32 lanes; |a|, |b| ≤ 127. `zero` must come
+ * from flint_opaque_zero. */
+static inline v128_t dot32_i8_i8_acc(v128_t a, v128_t b, v128_t zero, v128_t acc) {
+#ifdef FLINT_RELAXED
+  v128_t neg = wasm_i8x16_lt(b, zero);
+  v128_t a_signed = wasm_i8x16_sub(wasm_v128_xor(a, neg), neg);
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a_signed, wasm_i8x16_abs(b), acc);
+#else
+  (void)zero;
+  return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a, b)));
+#endif
+}
+
+/* acc + Σ a·b over 16 int8 lanes into four int32 lanes; b in 0..127. */
+static inline v128_t dot32_i8_u7_acc(v128_t a, v128_t b, v128_t acc) {
+#ifdef FLINT_RELAXED
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, acc);
+#else
+  return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_u7(a, b)));
+#endif
+}
+
+/* Scales int16 lane sums by one int16 factor into four int32 lanes. */
+static inline v128_t scale_i16_acc(v128_t s16, v128_t factor, v128_t acc) {
+  return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(s16, factor));
+}
+
+/* Broadcasts int16 lane k of v (k a constant). */
+#define SPLAT_I16(v, k) wasm_i16x8_shuffle(v, v, k, k, k, k, k, k, k, k)
+
+/* High nibbles of 16 bytes (a 16-bit shift is one x86 instruction; the mask drops the
+ * bits shifted in from the neighbouring byte). */
+static inline v128_t high_nibbles(v128_t q, v128_t m4) {
+  return wasm_v128_and(wasm_u16x8_shr(q, 4), m4);
+}
+
+/* Writes 16 int8 lanes as float32: q·d. */
+static inline void store_q_mul(float *y, v128_t q, v128_t d) {
+  v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+  wasm_v128_store(y, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo)), d));
+  wasm_v128_store(y + 4,
+                  wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo)), d));
+  wasm_v128_store(y + 8,
+                  wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi)), d));
+  wasm_v128_store(y + 12,
+                  wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi)), d));
+}
+
+/* Writes 16 int8 lanes as float32: d·q − m, rounded as the scalar formula. */
+static inline void store_q_mul_sub(float *y, v128_t q, v128_t d, v128_t m) {
+  v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+  v128_t f0 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo));
+  v128_t f1 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo));
+  v128_t f2 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi));
+  v128_t f3 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi));
+  wasm_v128_store(y, wasm_f32x4_sub(wasm_f32x4_mul(d, f0), m));
+  wasm_v128_store(y + 4, wasm_f32x4_sub(wasm_f32x4_mul(d, f1), m));
+  wasm_v128_store(y + 8, wasm_f32x4_sub(wasm_f32x4_mul(d, f2), m));
+  wasm_v128_store(y + 12, wasm_f32x4_sub(wasm_f32x4_mul(d, f3), m));
+}
+
+/* Writes 16 int8 lanes as float32: q·d + m. */
+static inline void store_q_mul_add(float *y, v128_t q, v128_t d, v128_t m) {
+  v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+  v128_t f0 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo));
+  v128_t f1 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo));
+  v128_t f2 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi));
+  v128_t f3 = wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi));
+  wasm_v128_store(y, wasm_f32x4_add(wasm_f32x4_mul(f0, d), m));
+  wasm_v128_store(y + 4, wasm_f32x4_add(wasm_f32x4_mul(f1, d), m));
+  wasm_v128_store(y + 8, wasm_f32x4_add(wasm_f32x4_mul(f2, d), m));
+  wasm_v128_store(y + 12, wasm_f32x4_add(wasm_f32x4_mul(f3, d), m));
+}
+
+/*
+ * Q4_K/Q5_K scales and mins of all eight sub-blocks at once: bytes 0-7 of the result are
+ * sc_0..sc_7 and bytes 8-15 are m_0..m_7. Works on 32-bit words: the top two bits of
+ * bytes 0-3 (4-7) become bits 4-5 of scales (mins) 4-7.
+ */
+static inline v128_t unpack_scales_mins_k4(const uint8_t *s) {
+  uint32_t a = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+  uint32_t b = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
+  uint32_t c =
+      (uint32_t)s[8] | (uint32_t)s[9] << 8 | (uint32_t)s[10] << 16 | (uint32_t)s[11] << 24;
+  uint32_t sc_lo = a & 0x3f3f3f3f;
+  uint32_t m_lo = b & 0x3f3f3f3f;
+  uint32_t sc_hi = (c & 0x0f0f0f0f) | ((a >> 2) & 0x30303030);
+  uint32_t m_hi = ((c >> 4) & 0x0f0f0f0f) | ((b >> 2) & 0x30303030);
+  return wasm_i32x4_make((int32_t)sc_lo, (int32_t)sc_hi, (int32_t)m_lo, (int32_t)m_hi);
+}
+
+/* Four binary16 values (zero-extended to uint32 lanes) to float32, exactly as
+ * fp16_to_f32 does, infinities and NaNs included. */
+static inline v128_t f16x4_to_f32x4(v128_t u) {
+  v128_t sign = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x8000)), 16);
+  v128_t em = wasm_v128_and(u, wasm_i32x4_splat(0x7fff));
+  v128_t shifted = wasm_i32x4_shl(em, 13);
+  v128_t finite = wasm_f32x4_mul(shifted, wasm_f32x4_splat(0x1p112f));
+  v128_t special = wasm_v128_or(shifted, wasm_i32x4_splat(0x7f800000));
+  v128_t is_special = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
+  return wasm_v128_or(wasm_v128_bitselect(special, finite, is_special), sign);
+}
+
+/* Expands 16 bits of `bits` (bit i for lane i) into 0 or `value` per byte lane. */
+static inline v128_t expand_bits16(uint32_t bits, v128_t value) {
+  const v128_t bit_of_lane = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+  v128_t v = wasm_i16x8_splat((int16_t)bits);
+  v = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(v, bit_of_lane), bit_of_lane), value);
+}
 
 /* ---- row kernels ---- */
 

@@ -1,0 +1,127 @@
+// deno-lint-ignore-file no-console
+/**
+ * Prints single-thread matrix × vector throughput in GB/s of weight bytes for every
+ * weight type, SIMD kernel against the scalar reference.
+ *
+ *   deno run --allow-read bench/matvec_gbps.ts [--types=Q4_K,Q6_K] [--shapes=4096x4096]
+ *     [--build=wasm64-relaxed] [--no-scalar] [--seconds=1]
+ *
+ * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
+ * so scales and codes are realistic. Needs ../shared/testdata.
+ */
+import { parseArgs } from "node:util";
+import { type GgmlType, ggmlTypeFromName, rowBytes } from "../src/gguf/ggml_type.ts";
+import { loadKernels } from "../src/kernels/runtime.ts";
+import { activationRowBytes, matvec, matvecScalar, quantizeRow } from "../src/kernels/quant.ts";
+import { testdataPath } from "../tests/testdata.ts";
+
+const ALL = [
+  "F32",
+  "F16",
+  "BF16",
+  "Q4_0",
+  "Q4_1",
+  "Q5_0",
+  "Q5_1",
+  "Q8_0",
+  "Q2_K",
+  "Q3_K",
+  "Q4_K",
+  "Q5_K",
+  "Q6_K",
+  "IQ4_NL",
+  "IQ4_XS",
+];
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    types: { type: "string", default: ALL.join(",") },
+    shapes: { type: "string", default: "4096x4096,14336x4096" },
+    build: { type: "string", default: "wasm64-relaxed" },
+    "no-scalar": { type: "boolean", default: false },
+    seconds: { type: "string", default: "1" },
+  },
+});
+
+const [target, variant] = values.build.split("-") as ["wasm32" | "wasm64", string];
+const seconds = Number(values.seconds);
+
+async function sourceBytes(name: string): Promise<Uint8Array> {
+  // F32 has no golden tensor; use the F16 one's values.
+  const goldenName = name === "F32" ? "F16" : name;
+  const meta = JSON.parse(
+    await Deno.readTextFile(testdataPath(`golden/dequant/${goldenName}.json`)),
+  );
+  if (name === "F32") return await Deno.readFile(testdataPath(`golden/dequant/F16.f32`));
+  const file = await Deno.open(testdataPath(`models/${meta.model}`));
+  try {
+    await file.seek(meta.tensor_file_offset, Deno.SeekMode.Start);
+    const bytes = new Uint8Array(meta.tensor_nbytes);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = await file.read(bytes.subarray(got));
+      if (n === null) throw new Error(`short read of ${meta.model}`);
+      got += n;
+    }
+    return bytes;
+  } finally {
+    file.close();
+  }
+}
+
+function time(fn: () => void): number {
+  fn();
+  let reps = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < seconds * 1000 || reps < 3) {
+    fn();
+    reps++;
+    now = performance.now();
+  }
+  return (now - start) / 1000 / reps;
+}
+
+const shapes = values.shapes.split(",").map((s) => s.split("x").map(Number) as [number, number]);
+const maxBytes = Math.max(
+  ...values.types.split(",").flatMap((t) =>
+    shapes.map(([rows, cols]) => rowBytes(ggmlTypeFromName(t)!, cols) * rows)
+  ),
+);
+const k = await loadKernels({
+  target,
+  relaxed: variant === "relaxed",
+  initialBytes: maxBytes + 64 * 1024 * 1024,
+});
+const w = k.alloc(maxBytes);
+const x = k.alloc(14336 * 4);
+const xq = k.alloc(14336 * 4);
+const y = k.alloc(14336 * 4);
+const xs = k.f32(x, 14336);
+for (let i = 0; i < xs.length; i++) xs[i] = Math.sin(i * 0.37) * 2;
+
+console.log(`build ${values.build}, 1 thread, GB/s of weight bytes (ms per matvec)`);
+for (const name of values.types.split(",")) {
+  const type = ggmlTypeFromName(name) as GgmlType;
+  const src = await sourceBytes(name);
+  for (const [rows, cols] of shapes) {
+    const stride = rowBytes(type, cols);
+    const total = stride * rows;
+    const mem = k.u8(w, total);
+    for (let at = 0; at < total; at += src.length) {
+      mem.set(src.subarray(0, Math.min(src.length, total - at)), at);
+    }
+    if (activationRowBytes(type, cols) > 14336 * 4) throw new Error("activation buffer too small");
+    quantizeRow(k, type, x, xq, cols);
+    const simd = time(() => matvec(k, type, w, stride, xq, y, cols, 0, rows));
+    let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
+      (simd * 1000).toFixed(2)
+    } ms)`;
+    if (!values["no-scalar"]) {
+      const scalar = time(() => matvecScalar(k, type, w, stride, xq, y, cols, 0, rows));
+      line += `  scalar ${(total / scalar / 1e9).toFixed(2)} GB/s  x${(scalar / simd).toFixed(1)}`;
+    }
+    console.log(line);
+  }
+}
