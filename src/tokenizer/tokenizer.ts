@@ -81,6 +81,11 @@ export interface Tokenizer {
   isEog(id: number): boolean;
   /** True for CONTROL tokens (BOS, EOS, chat markers). */
   isControl(id: number): boolean;
+  /**
+   * True for tokens that special-token parsing finds in text: CONTROL, USER_DEFINED and
+   * UNKNOWN tokens.
+   */
+  isSpecial(id: number): boolean;
 }
 
 /** Turns token ids into text as they arrive. */
@@ -191,7 +196,29 @@ class GgufTokenizer implements Tokenizer {
       }
     }
     if (pending !== "") fragments.push(pending);
-    return this.#encodeFragments(fragments, options.addSpecial ?? true);
+    return this.#encodeFragments(this.#stripAround(fragments), options.addSpecial ?? true);
+  }
+
+  /**
+   * Applies LSTRIP/RSTRIP across part boundaries: llama.cpp sees the whole prompt as one
+   * string, so whitespace next to such a token is dropped even when it sits in another part.
+   */
+  #stripAround(fragments: Fragment[]): Fragment[] {
+    const attrs = this.#vocab.attrs;
+    const out = [...fragments];
+    for (let i = 0; i < out.length; i++) {
+      const id = out[i];
+      if (typeof id !== "number") continue;
+      const prev = out[i - 1];
+      if ((attrs[id] & TokenAttr.LSTRIP) !== 0 && typeof prev === "string") {
+        out[i - 1] = prev.replace(/[ \t\n\v\f\r]+$/, "");
+      }
+      const next = out[i + 1];
+      if ((attrs[id] & TokenAttr.RSTRIP) !== 0 && typeof next === "string") {
+        out[i + 1] = next.replace(/^[ \t\n\v\f\r]+/, "");
+      }
+    }
+    return out.filter((f) => f !== "");
   }
 
   #encodeFragments(fragments: Fragment[], addSpecial: boolean): number[] {
@@ -311,6 +338,11 @@ class GgufTokenizer implements Tokenizer {
 
   isControl(id: number): boolean {
     return id >= 0 && id < this.vocabSize && (this.#vocab.attrs[id] & TokenAttr.CONTROL) !== 0;
+  }
+
+  isSpecial(id: number): boolean {
+    const mask = TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN;
+    return id >= 0 && id < this.vocabSize && (this.#vocab.attrs[id] & mask) !== 0;
   }
 
   #checkId(id: number): void {

@@ -1,0 +1,11 @@
+/** A chat template that cannot be chosen, parsed or rendered. */
+export class ChatTemplateError extends Error {
+  /** Template name or the first characters of a Jinja source, when known. */
+  readonly template?: string;
+
+  constructor(message: string, options: { template?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ChatTemplateError";
+    this.template = options.template;
+  }
+}
