@@ -34,10 +34,10 @@ export interface ChatTemplateChoice {
 const VICUNA_NAME = /wizardlm[-_ ]?2|vicuna/i;
 
 /**
- * Picks the chat template for a model: the forced one if given (a built-in name, "gguf",
- * or Jinja source); else the GGUF's `tokenizer.chat_template`; else Vicuna when
- * `general.name` or `general.basename` names WizardLM-2 or Vicuna; else ChatML, which is
- * llama.cpp's fallback. The choice is reported through `logger.info`.
+ * Picks the chat template for a model. A forced template (a built-in name, "gguf", or
+ * Jinja source) wins. Otherwise the GGUF's `tokenizer.chat_template` is used if present,
+ * then Vicuna when `general.name` or `general.basename` names WizardLM-2 or Vicuna, and
+ * ChatML last, because llama.cpp falls back to it. The choice goes to `logger.info`.
  */
 export function chooseChatTemplate(
   file: TokenizerSource,
@@ -128,7 +128,7 @@ const templateCache = new Map<string, JinjaChatTemplate>();
 /**
  * Builds a chat prompt as token ids. Template markers become their special-token ids;
  * message content is tokenized as plain text, so `</s>` or `<|im_end|>` typed by a user
- * stays text. For content that holds no special-token text, the ids equal llama.cpp's
+ * stays text. For content without special-token text, the ids equal llama.cpp's
  * tokenization of `text` with special-token parsing.
  */
 export function applyChatTemplate(

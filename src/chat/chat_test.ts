@@ -7,7 +7,7 @@ function fakeGguf(metadata: Record<string, GgufValue>): TokenizerSource {
   return { source: "fake.gguf", metadata: new Map(Object.entries(metadata)) };
 }
 
-/** A tiny SPM vocabulary whose pieces are single characters plus ChatML markers. */
+/** Builds a tiny SPM vocabulary of single characters plus ChatML markers. */
 function tinyVocab(extra: Record<string, GgufValue> = {}): TokenizerSource {
   const tokens = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"];
   const types = [2, 3, 3, 3, 3];

@@ -3,7 +3,7 @@ import { TokenAttr, type Vocab } from "./vocab.ts";
 /** A piece of input: raw text still to tokenize, or a token id already decided. */
 export type Fragment = string | number;
 
-/** The bytes C's `isspace` accepts, which llama.cpp strips next to LSTRIP/RSTRIP tokens. */
+/** Tests for the bytes C's `isspace` accepts, which llama.cpp strips next to LSTRIP/RSTRIP tokens. */
 function isAsciiSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }

@@ -84,7 +84,7 @@ const REGEX_SOURCES: Record<string, string[]> = {
 
 const compiled = new Map<string, RegExp[]>();
 
-/** The compiled regexes of a pre-tokenizer (`PRE_TOKENIZERS[pre].regex`). */
+/** Returns the compiled regexes of a pre-tokenizer (`PRE_TOKENIZERS[pre].regex`). */
 export function preTokenizerRegexes(name: string): RegExp[] {
   let regexes = compiled.get(name);
   if (regexes === undefined) {

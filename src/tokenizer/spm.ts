@@ -4,11 +4,11 @@ import type { Vocab } from "./vocab.ts";
 const encoder = new TextEncoder();
 
 /**
- * SentencePiece-style BPE as llama.cpp runs it (`llm_tokenizer_spm_session`): start from
- * one symbol per character, repeatedly merge the adjacent pair whose concatenation is
- * the highest-scoring vocabulary token, then emit each symbol's id, or its UTF-8 bytes
- * as `<0xXX>` tokens when the symbol is not in the vocabulary. `text` must already have
- * spaces escaped to U+2581.
+ * Tokenizes with SentencePiece-style BPE as llama.cpp's `llm_tokenizer_spm_session` does.
+ * It starts from one symbol per character and repeatedly merges the adjacent pair whose
+ * concatenation is the highest-scoring vocabulary token. Each final symbol becomes its
+ * id, or its UTF-8 bytes as `<0xXX>` tokens when it is not in the vocabulary. `text` must
+ * already have spaces escaped to U+2581.
  */
 export function spmTokenize(vocab: Vocab, text: string, out: number[]): void {
   // Symbols are code points, stored as (start, length) in UTF-16 units.
@@ -69,7 +69,7 @@ export function spmTokenize(vocab: Vocab, text: string, out: number[]): void {
   }
 }
 
-/** The `<0xXX>` token of a byte, else the one-character token, else UNK (else 0). */
+/** Returns the `<0xXX>` token of a byte, else its one-character token, else UNK (else 0). */
 export function byteToken(vocab: Vocab, byte: number): number {
   const hex = byte.toString(16).toUpperCase().padStart(2, "0");
   const id = vocab.tokenToId.get(`<0x${hex}>`) ??

@@ -15,7 +15,7 @@ import {
 
 /** Options of `Tokenizer.encode`. */
 export interface EncodeOptions {
-  /** Add BOS/EOS as the model's `add_bos_token` / `add_eos_token` say. Default true. */
+  /** Add BOS/EOS as the model's `add_bos_token` / `add_eos_token` request. Default true. */
   addSpecial?: boolean;
   /**
    * Turn the text of CONTROL tokens (such as `<s>`, `<|im_end|>`) into their ids. Default
@@ -64,9 +64,9 @@ export interface Tokenizer {
 
   encode(text: string, options?: EncodeOptions): number[];
   /**
-   * Encodes a prompt given as parts. Text parts are tokenized with their own
-   * `parseSpecial` (default false); adjacent texts are joined first, so the ids equal
-   * those of encoding the joined string whenever no special token is involved.
+   * Encodes a prompt given as parts. Each text part is scanned for special tokens only
+   * if its `parseSpecial` is true (default false). Adjacent texts are joined before
+   * tokenizing, so without special tokens the ids equal those of the joined string.
    */
   encodeParts(parts: PromptPart[], options?: { addSpecial?: boolean }): number[];
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
@@ -200,7 +200,7 @@ class GgufTokenizer implements Tokenizer {
   }
 
   /**
-   * Applies LSTRIP/RSTRIP across part boundaries: llama.cpp sees the whole prompt as one
+   * Applies LSTRIP/RSTRIP across part boundaries: llama.cpp tokenizes the whole prompt as one
    * string, so whitespace next to such a token is dropped even when it sits in another part.
    */
   #stripAround(fragments: Fragment[]): Fragment[] {

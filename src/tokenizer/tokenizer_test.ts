@@ -4,12 +4,12 @@ import { PairQueue } from "./heap.ts";
 import { createTokenizer, TokenizerError, type TokenizerSource } from "./mod.ts";
 import { preTokenize, preTokenizerRegexes } from "./pretokenize.ts";
 
-/** A GGUF header holding only the given metadata. */
+/** Builds a GGUF header that contains only the given metadata. */
 function fakeGguf(metadata: Record<string, GgufValue>): TokenizerSource {
   return { source: "fake.gguf", metadata: new Map(Object.entries(metadata)) };
 }
 
-/** A small SPM vocabulary: control tokens, all 256 byte tokens, then scored pieces. */
+/** Builds a small SPM vocabulary: control tokens, all 256 byte tokens, then scored pieces. */
 function spmVocab(pieces: [string, number][]): Record<string, GgufValue> {
   const tokens = ["<unk>", "<s>", "</s>"];
   const scores = [0, 0, 0];

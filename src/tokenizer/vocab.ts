@@ -399,8 +399,8 @@ export function loadVocab(file: TokenizerSource, logger: TokenizerLogger = {}): 
 
   // Recognise end-of-turn and FIM tokens by their text and force them to CONTROL, as
   // llama.cpp does for converters that stored them as normal tokens. Candidates are
-  // visited in id order (llama.cpp walks a hash map, so its pick among several EOT
-  // candidates is unspecified; all of them end generation either way).
+  // visited in id order. llama.cpp walks a hash map, so its pick among several EOT
+  // candidates may differ, but every candidate ends generation either way.
   const markControl = (id: number) => {
     if ((attrs[id] & TokenAttr.CONTROL) === 0) {
       logger.debug?.(`token ${id} ${JSON.stringify(tokens[id])} looks like a control token`);
