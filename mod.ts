@@ -8,3 +8,22 @@
 export * from "./src/gguf/mod.ts";
 export { ApiError, createHandler, QueueFullError } from "./src/server/mod.ts";
 export type { CorsOption, Handler, HandlerOptions, ServerModel } from "./src/server/mod.ts";
+export {
+  ContextError,
+  DEFAULT_MAX_CTX,
+  type LlamaHparams,
+  loadModel,
+  type LoadModelOptions,
+  Model,
+  ModelError,
+} from "./src/model/mod.ts";
+export { GenerateOptionError, LlamaSession, type SessionStats } from "./src/engine/mod.ts";
+export type {
+  ChatMessage,
+  FinishReason,
+  GenerateOptions,
+  GenerationChunk,
+  Session,
+  TokenLogprob,
+  Usage,
+} from "./src/engine/types.ts";

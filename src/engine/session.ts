@@ -1,0 +1,305 @@
+/**
+ * A generation session: one KV cache and the tokens in it. `generate` streams one
+ * chunk per token; work happens only when the consumer reads, so cancelling the
+ * stream or aborting the signal stops before the next token is computed.
+ */
+import type { LlamaForward } from "../model/forward.ts";
+import { ContextError } from "../model/errors.ts";
+import type { KvCache } from "../model/kv_cache.ts";
+import {
+  logSoftmax,
+  resolveSamplerParams,
+  Sampler,
+  StopMatcher,
+  topLogprobs,
+} from "../sampling/mod.ts";
+import type { Tokenizer } from "../tokenizer/mod.ts";
+import type {
+  ChatMessage,
+  FinishReason,
+  GenerateOptions,
+  GenerationChunk,
+  Session,
+} from "./types.ts";
+
+/** What a session needs from its model. */
+export interface SessionOptions {
+  forward: LlamaForward;
+  tokenizer: Tokenizer;
+  cache: KvCache;
+  /** Gives the cache back to the model when the session closes. */
+  release: (cache: KvCache) => void;
+  /** Turns chat messages into prompt tokens; without it `chat` throws. */
+  applyChatTemplate?: (messages: ChatMessage[]) => number[];
+  chatTemplate?: string;
+}
+
+/** Counts of the last request, for tests and benchmarks. */
+export interface SessionStats {
+  /** Prompt tokens that were already in the KV cache and were not evaluated again. */
+  promptReused: number;
+  /** Prompt tokens evaluated. */
+  promptEvaluated: number;
+  /** Milliseconds spent evaluating the prompt. */
+  promptMs: number;
+  /** Tokens generated. */
+  generated: number;
+  /** Milliseconds from the first to the last generated token. */
+  generateMs: number;
+}
+
+/** Largest number of alternatives `logprobs` may ask for (as OpenAI allows). */
+export const MAX_LOGPROBS = 20;
+
+/** A request that is invalid before any work is done (bad option or token id). */
+export class GenerateOptionError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = "GenerateOptionError";
+  }
+}
+
+/** One conversation over a llama model's KV cache. */
+export class LlamaSession implements Session {
+  readonly nCtx: number;
+  readonly #forward: LlamaForward;
+  readonly #tokenizer: Tokenizer;
+  readonly #cache: KvCache;
+  readonly #release: (cache: KvCache) => void;
+  readonly #applyChatTemplate?: (messages: ChatMessage[]) => number[];
+  /** Tokens whose K and V are in the cache, at positions 0..length-1. */
+  #tokens: number[] = [];
+  /** Resolves when the running generation (if any) has ended. */
+  #idle: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Counts of the most recent request. */
+  stats: SessionStats = {
+    promptReused: 0,
+    promptEvaluated: 0,
+    promptMs: 0,
+    generated: 0,
+    generateMs: 0,
+  };
+
+  constructor(options: SessionOptions) {
+    this.#forward = options.forward;
+    this.#tokenizer = options.tokenizer;
+    this.#cache = options.cache;
+    this.#release = options.release;
+    this.#applyChatTemplate = options.applyChatTemplate;
+    this.nCtx = options.cache.nCtx;
+  }
+
+  /** The tokens in the KV cache: the prompt and output of the last request, minus its last token. */
+  get cachedTokens(): readonly number[] {
+    return this.#tokens;
+  }
+
+  /** Tokenizes text as llama-server does (BOS as the model wants, special tokens parsed). */
+  tokenize(text: string): number[] {
+    return this.#tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
+  }
+
+  generate(
+    input: string | number[],
+    options: GenerateOptions = {},
+  ): ReadableStream<GenerationChunk> {
+    const tokens = typeof input === "string" ? this.tokenize(input) : [...input];
+    return this.#start(tokens, options);
+  }
+
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): ReadableStream<GenerationChunk> {
+    if (!this.#applyChatTemplate) {
+      throw new GenerateOptionError("this model has no chat template support");
+    }
+    return this.#start(this.#applyChatTemplate(messages), options);
+  }
+
+  /** Returns the KV cache to the model; later calls throw. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#idle.then(() => this.#release(this.#cache));
+  }
+
+  /**
+   * Evaluates `tokens` after the cached prefix they share and returns the last token's
+   * logits. Evaluates at least one token, so logits always exist.
+   */
+  evaluatePrompt(tokens: number[]): Float32Array {
+    let reuse = 0;
+    const max = Math.min(this.#tokens.length, tokens.length - 1);
+    while (reuse < max && this.#tokens[reuse] === tokens[reuse]) reuse++;
+    this.#tokens.length = reuse;
+    const fresh = tokens.slice(reuse);
+    const started = performance.now();
+    const logits = this.#forward.eval(this.#cache, fresh, reuse, "last");
+    this.#tokens.push(...fresh);
+    this.stats = {
+      promptReused: reuse,
+      promptEvaluated: fresh.length,
+      promptMs: performance.now() - started,
+      generated: 0,
+      generateMs: 0,
+    };
+    return logits;
+  }
+
+  #validate(tokens: number[], options: GenerateOptions): void {
+    if (this.#closed) throw new GenerateOptionError("the session is closed");
+    if (tokens.length === 0) throw new GenerateOptionError("the prompt has no tokens");
+    const nVocab = this.#forward.hp.nVocab;
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= nVocab) {
+        throw new GenerateOptionError(
+          `invalid token id ${t}: expected an integer in [0, ${nVocab})`,
+        );
+      }
+    }
+    if (tokens.length > this.nCtx) {
+      throw new ContextError(
+        `the prompt has ${tokens.length} tokens, which does not fit the context of ${this.nCtx}`,
+      );
+    }
+    const maxTokens = options.maxTokens ?? -1;
+    if (!Number.isInteger(maxTokens) || maxTokens < -1) {
+      throw new GenerateOptionError(
+        `invalid maxTokens ${maxTokens}: expected -1 or a non-negative integer`,
+      );
+    }
+    const lp = options.logprobs;
+    if (lp !== undefined && (!Number.isInteger(lp) || lp < 0 || lp > MAX_LOGPROBS)) {
+      throw new GenerateOptionError(
+        `invalid logprobs ${lp}: expected an integer in [0, ${MAX_LOGPROBS}]`,
+      );
+    }
+    if (options.stop !== undefined && !Array.isArray(options.stop)) {
+      throw new GenerateOptionError("invalid stop: expected an array of strings");
+    }
+  }
+
+  #start(tokens: number[], options: GenerateOptions): ReadableStream<GenerationChunk> {
+    this.#validate(tokens, options);
+    const sampler = new Sampler(
+      resolveSamplerParams({
+        temperature: options.temperature,
+        topK: options.topK,
+        topP: options.topP,
+        minP: options.minP,
+        repeatPenalty: options.repeatPenalty,
+        repeatLastN: options.repeatLastN,
+        presencePenalty: options.presencePenalty,
+        frequencyPenalty: options.frequencyPenalty,
+        logitBias: options.logitBias,
+        seed: options.seed,
+      }),
+      this.nCtx,
+    );
+    const maxTokens = options.maxTokens ?? -1;
+    const signal = options.signal;
+    const stop = new StopMatcher(options.stop ?? []);
+    const decoder = this.#tokenizer.createDecoder();
+    const tokenizer = this.#tokenizer;
+    const usage = { promptTokens: tokens.length, completionTokens: 0 };
+
+    // The session runs one generation at a time; a second one waits for the first.
+    let releaseLock: (() => void) | undefined;
+    const previous = this.#idle;
+    this.#idle = new Promise<void>((resolve) => {
+      releaseLock = resolve;
+    });
+    let locked = false;
+    let done = false;
+    let logits: Float32Array | undefined;
+    let genStarted = 0;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      releaseLock?.();
+    };
+
+    const step = (controller: ReadableStreamDefaultController<GenerationChunk>) => {
+      if (signal?.aborted) throw signal.reason;
+      if (logits === undefined) {
+        for (const t of tokens) sampler.accept(t);
+        logits = this.evaluatePrompt(tokens);
+        genStarted = performance.now();
+        if (maxTokens === 0) {
+          controller.enqueue(final("", -1, "length"));
+          return true;
+        }
+      }
+      const token = sampler.sample(logits);
+      sampler.accept(token);
+      const chunk: GenerationChunk = { text: "", token };
+      if (options.logprobs !== undefined) {
+        const lp = logSoftmax(logits);
+        chunk.logprob = lp[token];
+        if (options.logprobs > 0) {
+          chunk.topLogprobs = topLogprobs(lp, options.logprobs).map((a) => ({
+            token: a.token,
+            text: tokenizer.decode([a.token]),
+            logprob: a.logprob,
+          }));
+        }
+      }
+      if (tokenizer.isEog(token)) {
+        controller.enqueue(final(stop.push(decoder.flush()) + stop.flush(), -1, "stop"));
+        return true;
+      }
+      usage.completionTokens++;
+      this.stats.generated = usage.completionTokens;
+      this.stats.generateMs = performance.now() - genStarted;
+      chunk.text = stop.push(decoder.push(token));
+      if (stop.stopped) {
+        controller.enqueue({ ...chunk, finishReason: "stop", usage: { ...usage } });
+        return true;
+      }
+      // The token's own position is this.#tokens.length; past nCtx it cannot be evaluated.
+      const full = this.#tokens.length >= this.nCtx;
+      if (usage.completionTokens === maxTokens || full) {
+        chunk.text += stop.push(decoder.flush()) + stop.flush();
+        controller.enqueue({ ...chunk, finishReason: "length", usage: { ...usage } });
+        return true;
+      }
+      controller.enqueue(chunk);
+      // Evaluate the token now, so the next read only samples.
+      if (signal?.aborted) return false;
+      const pos = this.#tokens.length;
+      logits = this.#forward.eval(this.#cache, [token], pos, "last");
+      this.#tokens.push(token);
+      this.stats.generateMs = performance.now() - genStarted;
+      return false;
+    };
+    const final = (text: string, token: number, reason: FinishReason): GenerationChunk => ({
+      text,
+      token,
+      finishReason: reason,
+      usage: { ...usage },
+    });
+
+    return new ReadableStream<GenerationChunk>({
+      pull: async (controller) => {
+        if (done) return;
+        if (!locked) {
+          await previous;
+          locked = true;
+        }
+        try {
+          if (step(controller)) {
+            finish();
+            controller.close();
+          }
+        } catch (error) {
+          // A failure inside the forward pass leaves the cache contents unknown.
+          if (!signal?.aborted) this.#tokens = [];
+          finish();
+          throw error;
+        }
+      },
+      cancel: () => {
+        finish();
+      },
+    }, { highWaterMark: 0 });
+  }
+}

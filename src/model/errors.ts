@@ -1,0 +1,51 @@
+/** Where a model problem was found and what was expected there. */
+export interface ModelErrorContext {
+  /** File path or other name of the model source. */
+  source: string;
+  /** Metadata key, when the problem is in the metadata. */
+  key?: string;
+  /** Tensor name, when the problem is a tensor. */
+  tensor?: string;
+  /** Value found, rendered as text. */
+  found?: string;
+  /** What a usable model has there. */
+  expected?: string;
+}
+
+/**
+ * A GGUF file that parses but cannot be run as a llama model: a missing or invalid
+ * hyperparameter, a missing tensor, or a tensor of the wrong shape or type.
+ */
+export class ModelError extends Error {
+  readonly source: string;
+  readonly key?: string;
+  readonly tensor?: string;
+  readonly found?: string;
+  readonly expected?: string;
+
+  constructor(message: string, context: ModelErrorContext, options?: ErrorOptions) {
+    const where = [`"${context.source}"`];
+    if (context.key !== undefined) where.push(`key "${context.key}"`);
+    if (context.tensor !== undefined) where.push(`tensor "${context.tensor}"`);
+    let text = `${message} (${where.join(", ")})`;
+    const parts = [];
+    if (context.found !== undefined) parts.push(`found ${context.found}`);
+    if (context.expected !== undefined) parts.push(`expected ${context.expected}`);
+    if (parts.length > 0) text += `: ${parts.join(", ")}`;
+    super(text, options);
+    this.name = "ModelError";
+    this.source = context.source;
+    this.key = context.key;
+    this.tensor = context.tensor;
+    this.found = context.found;
+    this.expected = context.expected;
+  }
+}
+
+/** A request that does not fit the session's context, or an invalid token id. */
+export class ContextError extends RangeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ContextError";
+  }
+}

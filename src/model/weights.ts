@@ -1,0 +1,212 @@
+/**
+ * Binds a GGUF file's tensors to the llama layout: checks every shape and type, then
+ * reads the data straight from the file into the kernels' memory, once.
+ */
+import {
+  GGML_TYPES,
+  type GgmlType,
+  ggmlTypeName,
+  type GgufFile,
+  type GgufTensorInfo,
+  readTensorInto,
+} from "../gguf/mod.ts";
+import { GgmlType as T } from "../gguf/mod.ts";
+import { isSupportedWeightType } from "../kernels/quant.ts";
+import type { Kernels } from "../kernels/runtime.ts";
+import { ModelError } from "./errors.ts";
+import type { LlamaHparams } from "./hparams.ts";
+
+/** A tensor in kernel memory: `ne1` rows of `ne0` elements, `rowBytes` apart. */
+export interface Weight {
+  name: string;
+  type: GgmlType;
+  /** Byte address in kernel memory. */
+  ptr: number;
+  ne0: number;
+  ne1: number;
+  rowBytes: number;
+}
+
+/** One transformer block's weights; shapes as GGUF `[ne0, ne1]`. */
+export interface LayerWeights {
+  /** [n_embd] F32 */
+  attnNorm: Weight;
+  /** [n_embd, n_embd] */
+  attnQ: Weight;
+  /** [n_embd, n_embd_kv] */
+  attnK: Weight;
+  /** [n_embd, n_embd_kv] */
+  attnV: Weight;
+  /** [n_embd, n_embd] */
+  attnOutput: Weight;
+  /** [n_embd] F32 */
+  ffnNorm: Weight;
+  /** [n_embd, n_ff] */
+  ffnGate: Weight;
+  /** [n_embd, n_ff] */
+  ffnUp: Weight;
+  /** [n_ff, n_embd] */
+  ffnDown: Weight;
+}
+
+/** All weights of a llama model. */
+export interface LlamaWeights {
+  /** [n_embd, n_vocab] */
+  tokenEmbd: Weight;
+  layers: LayerWeights[];
+  /** [n_embd] F32 */
+  outputNorm: Weight;
+  /** [n_embd, n_vocab]; the token embedding itself when the file has no `output.weight`. */
+  output: Weight;
+}
+
+interface Planned {
+  info: GgufTensorInfo;
+  /** Norm vectors must be F32; matrices any type the kernels implement. */
+  kind: "norm" | "matrix";
+}
+
+const fmtShape = (ne: readonly number[]) => `[${ne.join(", ")}]`;
+
+/** Tensor names this loader reads and the shapes they must have. */
+function expectedTensors(hp: LlamaHparams): Map<string, { ne: number[]; kind: Planned["kind"] }> {
+  const m = new Map<string, { ne: number[]; kind: Planned["kind"] }>();
+  const matrix = (name: string, ne: number[]) => m.set(name, { ne, kind: "matrix" });
+  const norm = (name: string) => m.set(name, { ne: [hp.nEmbd], kind: "norm" });
+  matrix("token_embd.weight", [hp.nEmbd, hp.nVocab]);
+  for (let i = 0; i < hp.nLayer; i++) {
+    norm(`blk.${i}.attn_norm.weight`);
+    matrix(`blk.${i}.attn_q.weight`, [hp.nEmbd, hp.nEmbd]);
+    matrix(`blk.${i}.attn_k.weight`, [hp.nEmbd, hp.nEmbdKv]);
+    matrix(`blk.${i}.attn_v.weight`, [hp.nEmbd, hp.nEmbdKv]);
+    matrix(`blk.${i}.attn_output.weight`, [hp.nEmbd, hp.nEmbd]);
+    norm(`blk.${i}.ffn_norm.weight`);
+    matrix(`blk.${i}.ffn_gate.weight`, [hp.nEmbd, hp.nFf]);
+    matrix(`blk.${i}.ffn_up.weight`, [hp.nEmbd, hp.nFf]);
+    matrix(`blk.${i}.ffn_down.weight`, [hp.nFf, hp.nEmbd]);
+  }
+  norm("output_norm.weight");
+  matrix("output.weight", [hp.nEmbd, hp.nVocab]);
+  return m;
+}
+
+/** Tensors llama.cpp's llama graph does not read; present in some files, ignored here. */
+const OPTIONAL_UNUSED = /^(rope_freqs\.weight|blk\.\d+\.attn_rot_embd\.weight)$/;
+
+/** The result of checking a file: the tensors to read, and the names that were ignored. */
+export interface WeightPlan {
+  tensors: Map<string, Planned>;
+  /** True when there is no `output.weight` and the token embedding doubles as it. */
+  tiedOutput: boolean;
+  /** Tensors in the file that the model does not use. */
+  unused: string[];
+  /** Bytes of tensor data to load. */
+  totalBytes: number;
+}
+
+/**
+ * Checks that every tensor the model needs is present with the right shape and a
+ * type the kernels implement. Throws `ModelError` naming the tensor and both shapes.
+ */
+export function planWeights(file: GgufFile, hp: LlamaHparams): WeightPlan {
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const tensors = new Map<string, Planned>();
+  let tiedOutput = false;
+  let totalBytes = 0;
+  for (const [name, want] of expectedTensors(hp)) {
+    const info = byName.get(name);
+    if (!info) {
+      // Only a missing output matrix has a fallback: llama.cpp ties it to token_embd.
+      if (name === "output.weight") {
+        tiedOutput = true;
+        continue;
+      }
+      throw new ModelError("missing tensor", {
+        source: file.source,
+        tensor: name,
+        expected: `shape ${fmtShape(want.ne)}`,
+      });
+    }
+    const ne = [...info.ne];
+    while (ne.length > want.ne.length && ne[ne.length - 1] === 1) ne.pop();
+    if (ne.length !== want.ne.length || ne.some((d, i) => d !== want.ne[i])) {
+      throw new ModelError("tensor has the wrong shape", {
+        source: file.source,
+        tensor: name,
+        found: fmtShape(info.ne),
+        expected: fmtShape(want.ne),
+      });
+    }
+    if (want.kind === "norm" ? info.type !== T.F32 : !isSupportedWeightType(info.type)) {
+      throw new ModelError("tensor has an unsupported type", {
+        source: file.source,
+        tensor: name,
+        found: ggmlTypeName(info.type),
+        expected: want.kind === "norm" ? "F32" : "a type the kernels implement",
+      });
+    }
+    tensors.set(name, { info, kind: want.kind });
+    totalBytes += info.nBytes;
+  }
+  const unused = file.tensors.filter((t) => !tensors.has(t.name)).map((t) => t.name);
+  return { tensors, tiedOutput, unused, totalBytes };
+}
+
+/** True when `name` is a tensor llama.cpp also ignores for this architecture. */
+export function isKnownUnused(name: string): boolean {
+  return OPTIONAL_UNUSED.test(name);
+}
+
+/**
+ * Reads every planned tensor into kernel memory and returns the bound weights.
+ * `onProgress` is called after each tensor with the bytes read so far.
+ */
+export async function loadWeights(
+  file: GgufFile,
+  hp: LlamaHparams,
+  plan: WeightPlan,
+  kernels: Kernels,
+  onProgress?: (loadedBytes: number, totalBytes: number) => void,
+): Promise<LlamaWeights> {
+  const loaded = new Map<string, Weight>();
+  let done = 0;
+  for (const [name, { info }] of plan.tensors) {
+    const ptr = kernels.alloc(info.nBytes, 64);
+    // A fresh view each time: the memory may have grown since the last one.
+    await readTensorInto(file, info, kernels.u8(ptr, info.nBytes));
+    const { blockSize, typeSize } = GGML_TYPES[info.type];
+    loaded.set(name, {
+      name,
+      type: info.type,
+      ptr,
+      ne0: info.ne[0],
+      ne1: info.ne.length > 1 ? info.ne[1] : 1,
+      rowBytes: (info.ne[0] / blockSize) * typeSize,
+    });
+    done += info.nBytes;
+    onProgress?.(done, plan.totalBytes);
+  }
+  const get = (name: string) => loaded.get(name)!;
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < hp.nLayer; i++) {
+    const b = `blk.${i}.`;
+    layers.push({
+      attnNorm: get(`${b}attn_norm.weight`),
+      attnQ: get(`${b}attn_q.weight`),
+      attnK: get(`${b}attn_k.weight`),
+      attnV: get(`${b}attn_v.weight`),
+      attnOutput: get(`${b}attn_output.weight`),
+      ffnNorm: get(`${b}ffn_norm.weight`),
+      ffnGate: get(`${b}ffn_gate.weight`),
+      ffnUp: get(`${b}ffn_up.weight`),
+      ffnDown: get(`${b}ffn_down.weight`),
+    });
+  }
+  const tokenEmbd = get("token_embd.weight");
+  return {
+    tokenEmbd,
+    layers,
+    outputNorm: get("output_norm.weight"),
+    output: plan.tiedOutput ? tokenEmbd : get("output.weight"),
+  };
+}
