@@ -25,7 +25,8 @@ const WORDS = ("the of and to in a is that for it as was with be by on not he i 
   "from at which but have an they you were her she there been one all we their has would " +
   "when if so what no out up into more can time some could them other than then now only " +
   "model token language generation running quickly beautiful understanding").split(" ");
-const CJK = "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生自会那后能对着事其里所去行过家十用发天如然作方成者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只主没公从";
+const CJK =
+  "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生自会那后能对着事其里所去行过家十用发天如然作方成者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只主没公从";
 const EMOJI = ["😀", "🎉", "👍🏽", "🚀", "❤️", "🇯🇵", "👨‍👩‍👧", "🌸", "🍣", "✨"];
 const PUNCT = ["。", "，", "！", "？", "、", " "];
 
@@ -67,8 +68,12 @@ for (const kind of ["english", "cjk"] as const) {
   const decodeMs = performance.now() - decodeStart;
   if (decoded !== text) throw new Error(`${kind}: decode(encode(text)) differs from text`);
   const line = `${kind}: ${(bytes / 1e6).toFixed(2)} MB -> ${ids.length} tokens, ` +
-    `encode ${(encodeMs / 1000).toFixed(2)} s (${Math.round(ids.length / (encodeMs / 1000))} tokens/s, ` +
-    `${(bytes / 1e6 / (encodeMs / 1000)).toFixed(2)} MB/s), decode ${(decodeMs / 1000).toFixed(2)} s`;
+    `encode ${(encodeMs / 1000).toFixed(2)} s (${
+      Math.round(ids.length / (encodeMs / 1000))
+    } tokens/s, ` +
+    `${(bytes / 1e6 / (encodeMs / 1000)).toFixed(2)} MB/s), decode ${
+      (decodeMs / 1000).toFixed(2)
+    } s`;
   // deno-lint-ignore no-console
   console.log(line);
 }
