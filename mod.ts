@@ -6,6 +6,31 @@
  */
 
 export * from "./src/gguf/mod.ts";
+export {
+  createTokenizer,
+  type CreateTokenizerOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  type IncrementalDecoder,
+  type PromptPart,
+  type Tokenizer,
+  TokenizerError,
+  type TokenizerLogger,
+  type TokenizerSource,
+} from "./src/tokenizer/mod.ts";
+export {
+  applyChatTemplate,
+  type ApplyChatTemplateOptions,
+  BUILTIN_TEMPLATES,
+  type BuiltinTemplateName,
+  type ChatLogger,
+  type ChatPrompt,
+  type ChatTemplate,
+  type ChatTemplateChoice,
+  ChatTemplateError,
+  chooseChatTemplate,
+  VICUNA_SYSTEM_PROMPT,
+} from "./src/chat/mod.ts";
 export { ApiError, createHandler, QueueFullError } from "./src/server/mod.ts";
 export type { CorsOption, Handler, HandlerOptions, ServerModel } from "./src/server/mod.ts";
 export {
