@@ -46,7 +46,7 @@ export interface GgufWriteSpec {
 const encoder = new TextEncoder();
 
 class ByteWriter {
-  buf = new Uint8Array(256);
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
   view = new DataView(this.buf.buffer);
   length = 0;
 
@@ -156,7 +156,7 @@ function alignUp(n: number, alignment: number): number {
  * build malformed files for tests as well as valid ones. The alignment is taken from a
  * `general.alignment` entry, default 32.
  */
-export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
+export function encodeGguf(spec: GgufWriteSpec): Uint8Array<ArrayBuffer> {
   const metadata = spec.metadata ?? [];
   const tensors = spec.tensors ?? [];
   const alignEntry = metadata.find((kv) => kv.key === "general.alignment");
