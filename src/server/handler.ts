@@ -147,7 +147,10 @@ export function createHandler(options: HandlerOptions): Handler {
     const finish = (result: RequestResult) => {
       if (logged) return;
       logged = true;
-      logger.info(formatLogLine(label, result, performance.now() - startedAt));
+      const line = formatLogLine(label, result, performance.now() - startedAt);
+      if (result.status >= 500 || (result.status < 400 && result.error)) logger.error(line);
+      else if (result.status >= 400) logger.warn(line);
+      else logger.info(line);
     };
 
     let response: Response;
@@ -157,8 +160,10 @@ export function createHandler(options: HandlerOptions): Handler {
         finish,
       });
     } catch (error) {
-      response = toErrorResponse(error, label, logger, request.signal);
+      const failure = toErrorResponse(error, label, logger, request.signal);
+      response = failure.response;
       deferred = false;
+      finish({ status: response.status, error: failure.message });
     }
     applyCors(response.headers, request.headers.get("origin"), options.cors ?? true);
     if (!deferred) finish({ status: response.status });
@@ -237,28 +242,30 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array>
   return bytes;
 }
 
+/**
+ * Turns a thrown error into a response and the message for the request's log line. An
+ * unexpected error is logged with its stack and answered with a generic 500.
+ */
 function toErrorResponse(
   error: unknown,
   label: string,
   logger: Logger,
   signal: AbortSignal,
-): Response {
+): { response: Response; message: string } {
   if (error instanceof ApiError) {
-    const level = error.status >= 500 ? "error" : "warn";
-    logger[level](`${label} ${error.status}: ${error.message}`);
-    return errorResponse(error);
+    return { response: errorResponse(error), message: error.message };
   }
   if (signal.aborted) {
     // The client is gone; nobody reads this response.
-    return errorResponse(new ApiError(499, "client closed the request", { code: "cancelled" }));
+    const cancelled = new ApiError(499, "client closed the request", { code: "cancelled" });
+    return { response: errorResponse(cancelled), message: cancelled.message };
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  logger.error(`${label} 500: ${detail}`);
-  return errorResponse(
-    new ApiError(500, "internal server error; the server log has the cause", {
-      code: "internal_error",
-    }),
-  );
+  logger.error(`${label} failed: ${detail}`);
+  const generic = new ApiError(500, "internal server error; the server log has the cause", {
+    code: "internal_error",
+  });
+  return { response: errorResponse(generic), message: String((error as Error)?.message ?? error) };
 }
 
 function applyCors(headers: Headers, origin: string | null, cors: CorsOption): void {
