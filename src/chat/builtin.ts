@@ -144,12 +144,13 @@ function renderLlama2(b: PartsBuilder, messages: ChatMessage[], tokenizer: Token
     if (m.role === "user") {
       if (!first) b.token(tokenizer.bos);
       first = false;
-      b.literal("[INST] ");
+      b.marker("[INST]").literal(" ");
       if (pendingSystem !== undefined) {
-        b.literal("<<SYS>>\n").literal(pendingSystem.trim()).literal("\n<</SYS>>\n\n");
+        b.marker("<<SYS>>").literal("\n").literal(pendingSystem.trim()).literal("\n")
+          .marker("<</SYS>>").literal("\n\n");
         pendingSystem = undefined;
       }
-      b.literal(m.content.trim()).literal(" [/INST]");
+      b.literal(m.content.trim()).literal(" ").marker("[/INST]");
     } else {
       b.literal(" ").literal(m.content.trim()).literal(" ").token(tokenizer.eos);
     }
@@ -159,19 +160,20 @@ function renderLlama2(b: PartsBuilder, messages: ChatMessage[], tokenizer: Token
 /**
  * Mistral-7B-Instruct's format (v0.1/v0.2 tokenizer_config.json):
  * `[INST] {user} [/INST]{reply}</s>[INST] ...`. A system message is put before the first
- * user message, separated by a blank line.
+ * user message, separated by a blank line. `[INST]` and `[/INST]` become ids in
+ * vocabularies that have them as control tokens (v0.3) and stay text otherwise.
  */
 function renderMistral(b: PartsBuilder, messages: ChatMessage[], tokenizer: Tokenizer) {
   const { system, turns } = splitSystem(messages);
   let pendingSystem = system;
   for (const m of turns) {
     if (m.role === "user") {
-      b.literal("[INST] ");
+      b.marker("[INST]").literal(" ");
       if (pendingSystem !== undefined) {
         b.literal(pendingSystem).literal("\n\n");
         pendingSystem = undefined;
       }
-      b.literal(m.content).literal(" [/INST]");
+      b.literal(m.content).literal(" ").marker("[/INST]");
     } else {
       b.literal(m.content).token(tokenizer.eos);
     }

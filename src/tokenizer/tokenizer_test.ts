@@ -241,3 +241,25 @@ Deno.test("PairQueue grows past its initial capacity", () => {
   }
   assert.equal(count, 5000);
 });
+
+Deno.test("bpe llama3 skips merges for whole-word tokens", () => {
+  // "abc" is a token, but no merge sequence reaches it; llama-bpe looks it up directly.
+  const file = (pre: string) =>
+    fakeGguf({
+      "tokenizer.ggml.model": "gpt2",
+      "tokenizer.ggml.pre": pre,
+      "tokenizer.ggml.tokens": ["a", "b", "c", "ab", "abc"],
+      "tokenizer.ggml.merges": ["a b"],
+      "tokenizer.ggml.bos_token_id": 0,
+    });
+  assert.deepEqual(createTokenizer(file("llama-bpe")).encode("abc", { addSpecial: false }), [4]);
+  assert.deepEqual(createTokenizer(file("gpt-2")).encode("abc", { addSpecial: false }), [3, 2]);
+  // llama-bpe adds BOS by default; gpt-2 does not.
+  assert.equal(createTokenizer(file("llama-bpe")).addBos, true);
+  assert.equal(createTokenizer(file("gpt-2")).addBos, false);
+});
+
+Deno.test("preTokenize qwen2 splits single digits", () => {
+  const words = preTokenize("abc 2024 I'M", preTokenizerRegexes("qwen2"));
+  assert.deepEqual(words, ["abc", " ", "2", "0", "2", "4", " I", "'M"]);
+});
