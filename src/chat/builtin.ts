@@ -12,14 +12,15 @@ export const BUILTIN_TEMPLATES: readonly BuiltinTemplateName[] = [
   "mistral",
 ];
 
-/** WizardLM-2's system sentence, from its model card (the Vicuna v1.1 sentence). */
+/** WizardLM-2's default system sentence, the one Vicuna v1.1 uses. */
 export const VICUNA_SYSTEM_PROMPT = "A chat between a curious user and an artificial " +
   "intelligence assistant. The assistant gives helpful, detailed, and polite answers to " +
   "the user's questions.";
 
 /**
  * Builds prompt parts: literal text, message text, and marker tokens. A marker becomes
- * its token id when the vocabulary has a CONTROL or USER_DEFINED token with that text,
+ * its token id when the vocabulary has a special token (CONTROL, USER_DEFINED or
+ * UNKNOWN) with that text,
  * and plain text otherwise (as llama.cpp's special-token parsing would leave it).
  */
 class PartsBuilder {
@@ -78,7 +79,7 @@ export function renderBuiltin(
       if (addGenerationPrompt) b.marker("<|im_start|>").literal("assistant\n");
       break;
     case "llama3":
-      // Meta's template trims each message.
+      // Each message is trimmed, as Llama-3's published chat template does.
       for (const m of messages) {
         b.marker("<|start_header_id|>").literal(m.role).marker("<|end_header_id|>")
           .literal("\n\n").literal(m.content.trim()).marker("<|eot_id|>");
@@ -134,7 +135,7 @@ function renderVicuna(
 
 /**
  * Meta's Llama-2 chat format: `[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {reply} </s>`,
- * each later turn opened by BOS. Messages are trimmed, as in Meta's reference code.
+ * each later turn opened by BOS. Messages are trimmed.
  */
 function renderLlama2(b: PartsBuilder, messages: ChatMessage[], tokenizer: Tokenizer) {
   const { system, turns } = splitSystem(messages);
@@ -158,7 +159,7 @@ function renderLlama2(b: PartsBuilder, messages: ChatMessage[], tokenizer: Token
 }
 
 /**
- * Mistral-7B-Instruct's format (v0.1/v0.2 tokenizer_config.json):
+ * Mistral-7B-Instruct's format:
  * `[INST] {user} [/INST]{reply}</s>[INST] ...`. A system message is put before the first
  * user message, separated by a blank line. `[INST]` and `[/INST]` become ids in
  * vocabularies that have them as control tokens (v0.3) and stay text otherwise.
