@@ -20,8 +20,8 @@ export const VICUNA_SYSTEM_PROMPT = "A chat between a curious user and an artifi
 /**
  * Builds prompt parts: literal text, message text, and marker tokens. A marker becomes
  * its token id when the vocabulary has a special token (CONTROL, USER_DEFINED or
- * UNKNOWN) with that text,
- * and plain text otherwise (as llama.cpp's special-token parsing would leave it).
+ * UNKNOWN) with that text, and plain text otherwise, as llama.cpp's special-token
+ * parsing would leave it.
  */
 class PartsBuilder {
   readonly parts: PromptPart[] = [];
