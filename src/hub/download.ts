@@ -1,7 +1,7 @@
 /**
- * Downloads a model file once into a cache directory. The bytes go to `<file>.part`
- * first; an interrupted download resumes with an HTTP Range request, and the file is
- * renamed into place only when its size equals the size the server reported.
+ * Downloads a model file once into a cache directory. The bytes go to `<file>.part` first.
+ * An interrupted download resumes with an HTTP Range request, and the file is renamed
+ * into place only when its size equals the size the server reported.
  */
 import {
   DEFAULT_HUB_URL,
@@ -85,7 +85,7 @@ export async function resolveModel(source: string, options: ResolveOptions = {})
   return await downloadFile(url.href, path, options);
 }
 
-/** Where a source lives under the cache directory. */
+/** Returns the path of a source relative to the cache directory. */
 async function cachePath(
   source: Exclude<ModelSource, { kind: "file" }>,
   url: URL,
@@ -187,7 +187,7 @@ async function downloadAttempt(
       // The server sent some other range; start over rather than splice wrong bytes.
       await Deno.remove(partPath).catch(() => {});
       throw new Interrupted(
-        `server answered Range bytes=${offset}- with Content-Range '${
+        `server sent a response to Range bytes=${offset}- with Content-Range '${
           response.headers.get("content-range")
         }'`,
       );

@@ -22,7 +22,7 @@ export function formatDuration(seconds: number | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-/** A terminal progress bar of about `width` + 45 columns, without a line ending. */
+/** Formats a terminal progress bar of about `width` + 45 columns, without a line ending. */
 export function progressBar(p: DownloadProgress, width = 30): string {
   const rate = `${formatBytes(p.bytesPerSecond)}/s`;
   if (p.total === undefined || p.total === 0) {
@@ -37,7 +37,7 @@ export function progressBar(p: DownloadProgress, width = 30): string {
   }`;
 }
 
-/** A plain log line: `downloaded 1.23 GiB of 4.07 GiB (30.2%) at 25.3 MiB/s, ETA 1m52s`. */
+/** Formats a plain log line: `downloaded 1.23 GiB of 4.07 GiB (30.2%) at 25.3 MiB/s, ETA 1m52s`. */
 export function progressLine(p: DownloadProgress): string {
   const rate = `${formatBytes(p.bytesPerSecond)}/s`;
   if (p.total === undefined || p.total === 0) {

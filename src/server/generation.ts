@@ -6,7 +6,7 @@ import { type GenerationInput, GenerationRun } from "./run.ts";
 import { QueueFullError } from "./scheduler.ts";
 import type { ServerTokenizer } from "./types.ts";
 
-/** Seconds a client is told to wait after a 503 for a full queue; set by the handler. */
+/** Seconds sent in `Retry-After` with a 503 for a full queue; the handler sets them. */
 export interface StartOptions {
   retryAfterSeconds: number;
 }
@@ -44,8 +44,8 @@ export async function startGeneration(
 
 /**
  * Maps an engine failure before the first token. The engine reports a request it cannot
- * run (prompt longer than the context, bad option or token id) as a `RangeError`, with
- * `ContextError` for the context case; anything else is the server's fault.
+ * run (prompt longer than the context, bad option or token id) as a `RangeError`, and
+ * uses the `ContextError` subclass for the context case. Anything else is a server fault.
  */
 export function engineError(error: unknown): unknown {
   if (error instanceof ApiError) return error;
@@ -60,7 +60,7 @@ const lenientUtf8 = new TextDecoder();
 
 /**
  * The text and exact bytes of one token for logprob reports. A token that is part of a
- * multi-byte character has bytes that are not valid UTF-8 alone; its text then holds
+ * multi-byte character has bytes that are not valid UTF-8 alone; its text then contains
  * U+FFFD, and `bytes` still carries the truth.
  */
 export function tokenPiece(

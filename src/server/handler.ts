@@ -33,7 +33,7 @@ export type Handler = (request: Request) => Promise<Response>;
 
 /**
  * Creates the OpenAI-compatible handler for one model. Sessions are created lazily, one
- * per slot, so an idle server holds no KV cache.
+ * per slot, so an idle server keeps no KV cache.
  */
 export function createHandler(options: HandlerOptions): Handler {
   const model = options.model;
@@ -244,7 +244,7 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array>
 
 /**
  * Turns a thrown error into a response and the message for the request's log line. An
- * unexpected error is logged with its stack and answered with a generic 500.
+ * unexpected error is logged with its stack, and the client gets a generic 500.
  */
 function toErrorResponse(
   error: unknown,
@@ -256,7 +256,7 @@ function toErrorResponse(
     return { response: errorResponse(error), message: error.message };
   }
   if (signal.aborted) {
-    // The client is gone; nobody reads this response.
+    // The client disconnected, so this response is never read.
     const cancelled = new ApiError(499, "client closed the request", { code: "cancelled" });
     return { response: errorResponse(cancelled), message: cancelled.message };
   }
