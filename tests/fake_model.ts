@@ -55,7 +55,7 @@ export class FakeModel implements ServerModel {
   }
 }
 
-/** The next letter for a prompt hash, step and seed: a small integer hash. */
+/** Returns the next letter for a prompt hash, step and seed, by a small integer hash. */
 function letter(hash: number, step: number, seed: number): number {
   let h = (hash ^ Math.imul(step + 1, 0x9e3779b1) ^ Math.imul(seed, 0x85ebca6b)) >>> 0;
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
