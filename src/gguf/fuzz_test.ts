@@ -14,8 +14,8 @@ import { fixtureFile, pattern } from "../../tests/gguf_fixtures.ts";
 import { HAVE_TESTDATA, testdataPath } from "../../tests/testdata.ts";
 
 /**
- * Mutation fuzz: small valid files are corrupted at random and parsed; the only error
- * allowed out of the reader and the typed accessors is a GgufError that is not a wrapped
+ * Mutation fuzz: small valid files are corrupted at random and parsed. The only error
+ * allowed out of the reader and the typed accessors is a GgufError that does not wrap an
  * internal failure. FLINT_FUZZ_SEED and FLINT_FUZZ_ITERATIONS override the defaults.
  */
 const SEED = Number(Deno.env.get("FLINT_FUZZ_SEED") ?? 20261204);

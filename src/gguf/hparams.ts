@@ -62,7 +62,7 @@ function requiredInteger(file: GgufFile, key: string, min: number): number {
 }
 
 /**
- * A per-layer count stored as one integer or as an array with one value per layer.
+ * Reads a per-layer count stored as one integer or as an array with one value per layer.
  * flint runs models whose layers all share the value, so an array must be uniform.
  */
 function layerInteger(file: GgufFile, key: string, nLayer: number): number | undefined {

@@ -40,12 +40,12 @@ function setU64(bytes: Uint8Array, offset: number, value: bigint): Uint8Array {
   return bytes;
 }
 
-/** A file with one string key/value pair and no tensors. */
+/** Encodes a file with one string key/value pair and no tensors. */
 function oneString(key: string, value: string | Uint8Array): Uint8Array {
   return encodeGguf({ metadata: [{ key, type: T.STRING, value }] });
 }
 
-/** A file with the given tensors (each with data) and an optional alignment. */
+/** Encodes a file with the given tensors and an optional alignment. */
 function withTensors(tensors: GgufWriteSpec["tensors"], alignment?: number): Uint8Array {
   const metadata = alignment === undefined
     ? []

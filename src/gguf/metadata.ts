@@ -37,7 +37,7 @@ export function missingKey(file: GgufFile, key: string, expected: string): never
   throw new GgufError("missing metadata key", { source: file.source, key, expected });
 }
 
-/** An integer key of any integer type, or undefined when absent. */
+/** Returns an integer key of any integer type, or undefined when absent. */
 export function optionalInteger(
   file: GgufFile,
   key: string,
@@ -53,7 +53,7 @@ export function optionalInteger(
   return value;
 }
 
-/** A float key of any numeric type, or undefined when absent. */
+/** Returns a float key of any numeric type, or undefined when absent. */
 export function optionalFloat(file: GgufFile, key: string): number | undefined {
   if (!file.metadata.has(key)) return undefined;
   const value = file.metadata.get(key);
@@ -63,7 +63,7 @@ export function optionalFloat(file: GgufFile, key: string): number | undefined {
   return value;
 }
 
-/** A string key, or undefined when absent. */
+/** Returns a string key, or undefined when absent. */
 export function optionalString(file: GgufFile, key: string): string | undefined {
   if (!file.metadata.has(key)) return undefined;
   const value = file.metadata.get(key);
@@ -71,7 +71,7 @@ export function optionalString(file: GgufFile, key: string): string | undefined 
   return value;
 }
 
-/** A bool key, or undefined when absent. */
+/** Returns a bool key, or undefined when absent. */
 export function optionalBool(file: GgufFile, key: string): boolean | undefined {
   if (!file.metadata.has(key)) return undefined;
   const value = file.metadata.get(key);
@@ -79,7 +79,7 @@ export function optionalBool(file: GgufFile, key: string): boolean | undefined {
   return value;
 }
 
-/** An array key with the given element type, or undefined when absent. */
+/** Returns an array key with the given element type, or undefined when absent. */
 export function optionalArray<T extends GgufValue>(
   file: GgufFile,
   key: string,

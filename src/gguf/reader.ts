@@ -19,7 +19,7 @@ export {
   GgufValueType,
 } from "./types.ts";
 
-/** What `readGguf` reads: a local path, an http(s) URL, bytes in memory or a source. */
+/** Input of `readGguf`: a local path, an http(s) URL, bytes in memory or a source. */
 export type GgufInput = string | URL | Uint8Array | GgufSource;
 
 /** Options for `readGguf`. */
@@ -78,7 +78,7 @@ async function openInput(
   return input;
 }
 
-/** The path or URL of an input, which sibling parts of a split model are named after. */
+/** Returns the path or URL of an input, which split-model sibling names derive from. */
 function inputName(input: GgufInput): string | undefined {
   if (typeof input === "string") return input;
   if (input instanceof URL) {

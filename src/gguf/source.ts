@@ -23,7 +23,7 @@ export function sourceBytes(source: GgufSource): Uint8Array | undefined {
   return inMemory.get(source);
 }
 
-/** A source over bytes already in memory. */
+/** Creates a source over bytes already in memory. */
 export function bytesSource(bytes: Uint8Array, name = "<bytes>"): GgufSource {
   const source: GgufSource = {
     name,

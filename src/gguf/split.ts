@@ -36,7 +36,7 @@ export function splitPartName(name: string, no: number, count: number): string {
   return name.replace(SPLIT_NAME, suffix);
 }
 
-/** The path part of a path or URL string, where the split suffix sits. */
+/** Returns the part of a path or URL string that ends in the split suffix. */
 export function splitNameTarget(name: string): string {
   return /^https?:\/\//i.test(name) ? new URL(name).pathname : name;
 }

@@ -59,7 +59,7 @@ export interface GgufTensorInfo {
   nElements: number;
   /** Byte size of the data. */
   nBytes: number;
-  /** Index into `GgufFile.sources` of the file that holds the data (0 for a single file). */
+  /** Index into `GgufFile.sources` of the file that contains the data (0 for a single file). */
   split: number;
 }
 

@@ -36,7 +36,7 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The URL without credentials or query, for messages that may end up in logs. */
+/** Returns the URL without credentials or query, for messages that may end up in logs. */
 function displayName(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
@@ -181,7 +181,7 @@ export async function urlSource(
     const got = await readBody(first, 0, head, name, 0);
     if (got < head.length) throw endedEarly(name, 0, got, head.length);
   } else if (first.status === 416) {
-    // Range not satisfiable: the file is shorter than the first byte asked for.
+    // Range not satisfiable: the file is shorter than the first byte requested.
     const range = parseContentRange(first.headers.get("content-range"));
     first.body?.cancel().catch(() => {});
     if (range?.total !== 0) throw badRange(first, 0, "bytes */0 for an empty file");
@@ -211,7 +211,7 @@ export async function urlSource(
             expected: `${size}`,
           });
         }
-        // A server may send less than asked for; the loop requests the rest.
+        // A server may send less than requested; the loop requests the rest.
         const wanted = Math.min(range.end, last) - start + 1;
         const got = await readBody(response, 0, dest.subarray(done, done + wanted), name, start);
         if (got < wanted) throw endedEarly(name, start, got, wanted);

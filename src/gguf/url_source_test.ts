@@ -11,7 +11,7 @@ import {
 import { HAVE_TESTDATA, testdataPath } from "../../tests/testdata.ts";
 import { fixtureFile, pattern } from "../../tests/gguf_fixtures.ts";
 
-/** How the test server answers. */
+/** Behaviour of the test server. */
 type Mode =
   | "range" // 206 with Content-Range, as a file server does
   | "ignore-range" // 200 with the whole body, streamed in chunks
@@ -33,7 +33,7 @@ interface TestServer {
 
 const CHUNK = 64 * 1024;
 
-/** A body stream that hands out `bytes` in chunks as the client reads. */
+/** Creates a body stream that hands out `bytes` in chunks as the client reads. */
 function chunked(bytes: Uint8Array, server: TestServer, failAfter?: number): ReadableStream {
   let at = 0;
   return new ReadableStream<Uint8Array>({

@@ -33,7 +33,7 @@ export interface GgufWriteTensor {
   offset?: number;
 }
 
-/** What `encodeGguf` writes. */
+/** Contents of a file for `encodeGguf`. */
 export interface GgufWriteSpec {
   /** Version field; default 3. */
   version?: number;
