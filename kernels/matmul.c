@@ -47,6 +47,7 @@ typedef struct {
   dequant_fn dequant_scalar;
   dot_fn dot; /* SIMD dot, or the scalar one where the type has no SIMD form */
   dot_fn dot_scalar;
+  dot4_fn dot4; /* four rows at once, or 0 */
 } qtype;
 
 static void copy_row_f32(const float *x, void *vy, int n) {
@@ -58,16 +59,22 @@ static void copy_row_f32(const float *x, void *vy, int n) {
 static const qtype *qtype_get(int type) {
 #define QTYPE(name, block, size, act_block, act_size, quant, dq, dot)                          \
   static const qtype name = {block, size, act_block, act_size, quant, dequantize_row_##dq,     \
-                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar}
+                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar, 0}
+#define QTYPE4(name, block, size, act_block, act_size, quant, dq, dot)                         \
+  static const qtype name = {block,                 size,                                     \
+                             act_block,             act_size,                                 \
+                             quant,                 dequantize_row_##dq,                      \
+                             dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
+                             vec_dot_##dot##_scalar, vec_dot4_##dot}
   static const qtype f32 = {1, 4, 1, 4, copy_row_f32, dequantize_row_f32,
-                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar};
+                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar, 0};
   QTYPE(f16, 1, 2, 1, 2, convert_row_f16, f16, f16_f16);
   QTYPE(bf16, 1, 2, 1, 2, convert_row_bf16, bf16, bf16_bf16);
-  QTYPE(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
+  QTYPE4(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
   QTYPE(q4_1, 32, 20, 32, 36, quantize_row_q8_1, q4_1, q4_1_q8_1);
   QTYPE(q5_0, 32, 22, 32, 34, quantize_row_q8_0, q5_0, q5_0_q8_0);
   QTYPE(q5_1, 32, 24, 32, 36, quantize_row_q8_1, q5_1, q5_1_q8_1);
-  QTYPE(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
+  QTYPE4(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
   QTYPE(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
   QTYPE(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
   QTYPE(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
@@ -76,6 +83,7 @@ static const qtype *qtype_get(int type) {
   QTYPE(iq4_nl, 32, 18, 32, 34, quantize_row_q8_0, iq4_nl, iq4_nl_q8_0);
   QTYPE(iq4_xs, 256, 136, 256, 292, quantize_row_q8_K, iq4_xs, iq4_xs_q8_K);
 #undef QTYPE
+#undef QTYPE4
   switch (type) {
     case T_F32: return &f32;
     case T_F16: return &f16;
@@ -165,7 +173,14 @@ int flint_vec_dot(int type, int n, const void *w, const void *xq, float *out) {
   const qtype *t = qtype_get(type);
   int err = check_rows(t, n, 0, 0);
   if (err) return err;
-  *out = t->dot(n, w, xq);
+  if (t->dot4) {
+    const void *rows[4] = {w, w, w, w};
+    float four[4];
+    t->dot4(n, rows, xq, four);
+    *out = four[0];
+  } else {
+    *out = t->dot(n, w, xq);
+  }
   return FLINT_OK;
 }
 
@@ -179,9 +194,28 @@ int flint_vec_dot_scalar(int type, int n, const void *w, const void *xq, float *
   return FLINT_OK;
 }
 
-static void matvec_rows(dot_fn dot, const void *w, size_t row_stride_bytes, const void *xq,
-                        float *y, int n_cols, int row_begin, int row_end) {
-  const uint8_t *row = (const uint8_t *)w + (size_t)row_begin * row_stride_bytes;
+/*
+ * Rows go through the four-row kernel where the type has one, padding the last group by
+ * repeating its final row; every row then runs the same lane code, whatever the split.
+ */
+static void matvec_rows(const qtype *t, int scalar, const void *w, size_t row_stride_bytes,
+                        const void *xq, float *y, int n_cols, int row_begin, int row_end) {
+  const uint8_t *base = (const uint8_t *)w;
+  if (!scalar && t->dot4) {
+    for (int r = row_begin; r < row_end; r += 4) {
+      const void *rows[4];
+      float out[4];
+      int count = row_end - r < 4 ? row_end - r : 4;
+      for (int j = 0; j < 4; j++) {
+        rows[j] = base + (size_t)(r + (j < count ? j : count - 1)) * row_stride_bytes;
+      }
+      t->dot4(n_cols, rows, xq, out);
+      for (int j = 0; j < count; j++) y[r + j] = out[j];
+    }
+    return;
+  }
+  dot_fn dot = scalar ? t->dot_scalar : t->dot;
+  const uint8_t *row = base + (size_t)row_begin * row_stride_bytes;
   for (int r = row_begin; r < row_end; r++, row += row_stride_bytes) y[r] = dot(n_cols, row, xq);
 }
 
@@ -192,7 +226,7 @@ int flint_matvec(int type, const void *w, size_t row_stride_bytes, const void *x
   const qtype *t = qtype_get(type);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
-  matvec_rows(t->dot, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  matvec_rows(t, 0, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
   return FLINT_OK;
 }
 
@@ -203,7 +237,7 @@ int flint_matvec_scalar(int type, const void *w, size_t row_stride_bytes, const 
   const qtype *t = qtype_get(type);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
-  matvec_rows(t->dot_scalar, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  matvec_rows(t, 1, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
   return FLINT_OK;
 }
 
@@ -226,8 +260,7 @@ int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *x
     int r1 = r0 + MATMUL_TILE_ROWS < row_end ? r0 + MATMUL_TILE_ROWS : row_end;
     for (int tok = 0; tok < n_tokens; tok++) {
       const void *x = (const uint8_t *)xq + (size_t)tok * xq_stride_bytes;
-      matvec_rows(t->dot, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats, n_cols, r0,
-                  r1);
+      matvec_rows(t, 0, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats, n_cols, r0, r1);
     }
   }
   return FLINT_OK;

@@ -106,3 +106,56 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
   }
   return hsum_f32x4(accf) - summ;
 }
+
+/* Scaled code sums (four int32 lanes) and min sums of one Q4_K block against y. */
+static inline v128_t q4_K_block_sums(const block_q4_K *b, const int8_t *q8, v128_t pair,
+                                     v128_t m4, v128_t *msum) {
+  v128_t packed = unpack_scales_mins_k4(b->scales);
+  v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
+  *msum = wasm_i32x4_dot_i16x8(pair, wasm_u16x8_extend_high_u8x16(packed));
+  v128_t acc = wasm_i32x4_splat(0);
+#define Q4K_CHUNK(c)                                                                          \
+  do {                                                                                        \
+    v128_t q0 = wasm_v128_load(b->qs + 32 * (c)), q1 = wasm_v128_load(b->qs + 32 * (c) + 16); \
+    v128_t lo = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c)), wasm_v128_and(q0, m4)), \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 16), wasm_v128_and(q1, m4))); \
+    v128_t hi = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 32), high_nibbles(q0, m4)), \
+                               dot16_i8_u7(wasm_v128_load(q8 + 64 * (c) + 48), high_nibbles(q1, m4))); \
+    acc = scale_i16_acc(lo, SPLAT_I16(sc, 2 * (c)), acc);                                     \
+    acc = scale_i16_acc(hi, SPLAT_I16(sc, 2 * (c) + 1), acc);                                 \
+  } while (0)
+  Q4K_CHUNK(0);
+  Q4K_CHUNK(1);
+  Q4K_CHUNK(2);
+  Q4K_CHUNK(3);
+#undef Q4K_CHUNK
+  return acc;
+}
+
+void vec_dot4_q4_K_q8_K(int n, const void *const rows[4], const void *vy, float out[4]) {
+  const block_q4_K *x0 = rows[0], *x1 = rows[1], *x2 = rows[2], *x3 = rows[3];
+  const block_q8_K *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  v128_t acc = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    v128_t bs0 = wasm_v128_load(y[i].bsums), bs1 = wasm_v128_load(y[i].bsums + 8);
+    v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
+                                 wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
+    v128_t m0, m1, m2, m3;
+    v128_t s0 = q4_K_block_sums(&x0[i], y[i].qs, pair, m4, &m0);
+    v128_t s1 = q4_K_block_sums(&x1[i], y[i].qs, pair, m4, &m1);
+    v128_t s2 = q4_K_block_sums(&x2[i], y[i].qs, pair, m4, &m2);
+    v128_t s3 = q4_K_block_sums(&x3[i], y[i].qs, pair, m4, &m3);
+    v128_t isum = hsum4_i32x4(s0, s1, s2, s3);
+    v128_t msum = hsum4_i32x4(m0, m1, m2, m3);
+    v128_t dy = wasm_f32x4_splat(y[i].d);
+    v128_t d = wasm_f32x4_mul(dy, load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
+                                             (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d));
+    v128_t dmin = wasm_f32x4_mul(
+        dy, load_f16x4((const uint8_t *)&x0[i].dmin, (const uint8_t *)&x1[i].dmin,
+                       (const uint8_t *)&x2[i].dmin, (const uint8_t *)&x3[i].dmin));
+    acc = madd_f32x4(wasm_f32x4_convert_i32x4(isum), d, acc);
+    acc = madd_f32x4(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_neg(dmin), acc);
+  }
+  wasm_v128_store(out, acc);
+}

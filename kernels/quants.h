@@ -414,6 +414,23 @@ static inline v128_t expand_bits16(uint32_t bits, v128_t value) {
   return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(v, bit_of_lane), bit_of_lane), value);
 }
 
+/* Lane r of the result is the sum of the four lanes of s_r. */
+static inline v128_t hsum4_i32x4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
+  v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+  v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5), wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+}
+
+/* The fp16 values at p0..p3 as four float32 lanes. */
+static inline v128_t load_f16x4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                                const uint8_t *p3) {
+  v128_t v = wasm_v128_load16_splat(p0);
+  v = wasm_v128_load16_lane(p1, v, 1);
+  v = wasm_v128_load16_lane(p2, v, 2);
+  v = wasm_v128_load16_lane(p3, v, 3);
+  return f16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(v));
+}
+
 /* ---- row kernels ---- */
 
 void dequantize_row_q4_0(const void *x, float *y, int n);
@@ -478,6 +495,16 @@ float vec_dot_iq4_xs_q8_K_scalar(int n, const void *x, const void *y);
 float vec_dot_f16_f16_scalar(int n, const void *x, const void *y);
 float vec_dot_bf16_bf16_scalar(int n, const void *x, const void *y);
 float vec_dot_f32_f32_scalar(int n, const void *x, const void *y);
+
+/*
+ * Four-row dot products: out[r] = rows[r] · y. Row pointers may repeat. Each lane runs
+ * the same instructions, so a row gets the same bits whichever lane or group it is in.
+ */
+typedef void (*dot4_fn)(int n, const void *const rows[4], const void *y, float out[4]);
+void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
+void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
+void vec_dot4_q4_K_q8_K(int n, const void *const rows[4], const void *y, float out[4]);
+void vec_dot4_q6_K_q8_K(int n, const void *const rows[4], const void *y, float out[4]);
 
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
