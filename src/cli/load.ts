@@ -1,0 +1,107 @@
+/**
+ * Model loading for the CLI commands: resolves the source (downloading with a progress
+ * display), loads the model and logs what was loaded.
+ */
+import { ggmlTypeName } from "../gguf/mod.ts";
+import { formatBytes, progressBar, progressLine, resolveModel } from "../hub/mod.ts";
+import { kvCacheBytes, loadModel, type Model } from "../model/mod.ts";
+import type { Logger } from "../server/types.ts";
+import { cacheTypeOption, DEFAULT_MODEL, intOption, type ParsedOptions } from "./options.ts";
+
+/** Terminal access the commands use; `cli.ts` provides the real one, tests their own. */
+export interface CliIo {
+  logger: Logger;
+  /** Writes text to stdout as is. */
+  write(text: string): Promise<void>;
+  /** Redraws a one-line status on a terminal's stderr; `done` ends the line. */
+  status?(line: string, done: boolean): void;
+  stdin: ReadableStream<Uint8Array>;
+  stdoutIsTerminal: boolean;
+  env(name: string): string | undefined;
+}
+
+/** Seconds between plain progress lines when stderr is not a terminal. */
+const PLAIN_PROGRESS_SECONDS = 5;
+
+/** Resolves `--model`, downloading it when remote, and returns the local path. */
+export async function resolveModelOption(options: ParsedOptions, io: CliIo): Promise<string> {
+  const source = (options.model as string | undefined) ?? DEFAULT_MODEL;
+  let lastPlain = -Infinity;
+  return await resolveModel(source, {
+    cacheDir: options["cache-dir"] as string | undefined,
+    hubUrl: options["hub-url"] as string | undefined,
+    logger: io.logger,
+    onProgress: (p) => {
+      if (io.status) {
+        io.status(progressBar(p), p.done);
+      } else if (p.done || performance.now() - lastPlain > PLAIN_PROGRESS_SECONDS * 1000) {
+        lastPlain = performance.now();
+        io.logger.info(progressLine(p));
+      }
+    },
+  });
+}
+
+/** Loads the model named by the options and logs its parameters, quant mix and memory. */
+export async function loadModelOption(
+  options: ParsedOptions,
+  io: CliIo,
+): Promise<{ model: Model; path: string; nCtx: number; threads: number }> {
+  // Check every option before the (possibly long) download.
+  const threads = intOption(options, "threads", 1, 256) ?? navigator.hardwareConcurrency ?? 1;
+  const nCtx = intOption(options, "ctx-size", 1);
+  const cacheType = cacheTypeOption(options);
+  const path = await resolveModelOption(options, io);
+  const size = (await Deno.stat(path)).size;
+  io.logger.info(`loading model ${path} (${formatBytes(size)})`);
+  const started = performance.now();
+  const model = await loadModel(path, {
+    nCtx,
+    cacheType,
+    threads,
+    logger: io.logger,
+    onProgress: io.status
+      ? (loaded, total) =>
+        io.status!(
+          `loading weights ${formatBytes(loaded)} / ${formatBytes(total)}`,
+          loaded >= total,
+        )
+      : undefined,
+  });
+  const hp = model.hparams;
+  io.logger.info(
+    `model "${model.name}" loaded in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
+      `${hp.arch}, n_embd ${hp.nEmbd}, n_layer ${hp.nLayer}, n_head ${hp.nHead}, ` +
+      `n_head_kv ${hp.nHeadKv}, n_ff ${hp.nFf}, n_vocab ${hp.nVocab}, ` +
+      `n_ctx_train ${hp.nCtxTrain}, rope_freq_base ${hp.ropeFreqBase}`,
+  );
+  io.logger.info(`quant mix: ${quantMix(model)}`);
+  io.logger.info(
+    `n_ctx ${model.nCtx}, cache ${model.cacheType} (${
+      formatBytes(kvCacheBytes(hp, model.nCtx, model.cacheType))
+    } per session), threads ${threads}`,
+  );
+  return { model, path, nCtx: model.nCtx, threads };
+}
+
+/** Tensor counts and bytes per GGML type, largest first: `Q4_K 193 (3.80 GiB), ...`. */
+export function quantMix(model: Model): string {
+  const byType = new Map<string, { count: number; bytes: number }>();
+  for (const tensor of model.file.tensors) {
+    const name = ggmlTypeName(tensor.type);
+    const entry = byType.get(name) ?? { count: 0, bytes: 0 };
+    entry.count++;
+    entry.bytes += Number(tensor.nBytes);
+    byType.set(name, entry);
+  }
+  return [...byType].sort((a, b) => b[1].bytes - a[1].bytes)
+    .map(([name, e]) => `${name} ${e.count} (${formatBytes(e.bytes)})`)
+    .join(", ");
+}
+
+/** Process memory for the startup log. */
+export function memoryLine(): string {
+  const usage = Deno.memoryUsage();
+  return `memory: rss ${formatBytes(usage.rss)}, JS heap ${formatBytes(usage.heapUsed)}, ` +
+    `external ${formatBytes(usage.external)}`;
+}
