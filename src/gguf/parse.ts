@@ -312,6 +312,16 @@ function readNumericArray(c: Cursor, type: GgufValueType, n: number, key: string
   }
 }
 
+/**
+ * Creates an array for `n` elements. Small arrays get their exact capacity, because one
+ * grown by pushes keeps about 16 spare slots, which dominates when arrays of one or two
+ * values are nested. Large ones grow by pushes, since V8 stores a large preallocated
+ * array as a slower dictionary.
+ */
+function arrayFor<T>(n: number): T[] {
+  return n <= 64 ? new Array<T>(n) : [];
+}
+
 /** Reads an array value (element type, count, elements); returns it with its element type. */
 function readArray(c: Cursor, key: string, depth: number): [GgufValue, GgufValueType] {
   const elementType = readValueType(c, "array element type", key);
@@ -319,14 +329,14 @@ function readArray(c: Cursor, key: string, depth: number): [GgufValue, GgufValue
     key,
   });
   if (elementType === GgufValueType.STRING) {
-    const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push(c.string(`string ${i} of the array`, { key }));
+    const out = arrayFor<string>(n);
+    for (let i = 0; i < n; i++) out[i] = c.string(`string ${i} of the array`, { key });
     return [out, elementType];
   }
   if (elementType === GgufValueType.BOOL) {
     c.need(n, "array", { key });
-    const out: boolean[] = [];
-    for (let i = 0; i < n; i++) out.push(c.bytes[c.pos + i] !== 0);
+    const out = arrayFor<boolean>(n);
+    for (let i = 0; i < n; i++) out[i] = c.bytes[c.pos + i] !== 0;
     c.pos += n;
     return [out, elementType];
   }
@@ -340,8 +350,16 @@ function readArray(c: Cursor, key: string, depth: number): [GgufValue, GgufValue
         expected: `at most ${MAX_ARRAY_DEPTH}`,
       });
     }
-    const out: GgufValue[] = [];
-    for (let i = 0; i < n; i++) out.push(readArray(c, key, depth + 1)[0]);
+    const out = arrayFor<GgufValue>(n);
+    for (let i = 0; i < n; i++) out[i] = readArray(c, key, depth + 1)[0];
+    return [out, elementType];
+  }
+  if (depth > 0) {
+    // Inner arrays become plain arrays: a typed array costs about 200 bytes even when
+    // empty, which would let 12-byte empty arrays in the file allocate 15 times their size.
+    c.need(n * VALUE_BYTES[elementType], "array", { key });
+    const out = arrayFor<GgufValue>(n);
+    for (let i = 0; i < n; i++) out[i] = readScalar(c, elementType, key);
     return [out, elementType];
   }
   return [readNumericArray(c, elementType, n, key), elementType];

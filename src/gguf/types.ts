@@ -21,8 +21,8 @@ export enum GgufValueType {
 /**
  * A metadata value. Scalars of up to 32 bits and floats are numbers; 64-bit integers
  * are numbers when they are safe integers and bigints otherwise. Numeric arrays are
- * typed arrays, string and bool arrays are plain arrays, nested arrays are arrays of
- * values.
+ * typed arrays, string and bool arrays are plain arrays. A nested array is a plain array
+ * of its inner arrays, and inner arrays are plain arrays of values, numeric ones too.
  */
 export type GgufValue =
   | number
