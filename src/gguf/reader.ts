@@ -228,7 +228,7 @@ async function readSingle(
       key: "split.no",
       found: `part ${fromName.no} (split.no = ${no})`,
       expected: "part 1 (split.no = 0)",
-      hint: `Open the first part: ${splitPartName(name, 1, fromName.count)}`,
+      hint: `Open the first part: ${splitPartName(first.name, 1, fromName.count)}`,
     });
   }
   if (fromName.count !== count) {
