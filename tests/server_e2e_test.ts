@@ -14,7 +14,7 @@ const MODEL_PATH = "models/stories260K.gguf";
 let modelPromise: Promise<Model> | undefined;
 /** Loads the model once for the whole file; it is never closed because the tests share it. */
 function getModel(): Promise<Model> {
-  modelPromise ??= loadModel(testdataPath(MODEL_PATH), { threads: 1 });
+  modelPromise ??= loadModel(testdataPath(MODEL_PATH), { threads: 2 });
   return modelPromise;
 }
 
