@@ -70,7 +70,7 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
   const block_q8_K *y = vy;
   const v128_t m4 = wasm_i8x16_splat(15);
   v128_t accf = wasm_f32x4_splat(0.0f);
-  float summ = 0.0f;
+  v128_t accm = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
     v128_t packed = unpack_scales_mins_k4(x[i].scales);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
@@ -79,7 +79,7 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
     v128_t bs0 = wasm_v128_load(y[i].bsums), bs1 = wasm_v128_load(y[i].bsums + 8);
     v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
                                  wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
-    int msum = hsum_i32x4(wasm_i32x4_dot_i16x8(pair, mins));
+    v128_t msum = wasm_i32x4_dot_i16x8(pair, mins);
 
     const uint8_t *qs = x[i].qs;
     const int8_t *q8 = y[i].qs;
@@ -100,11 +100,12 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
     Q4K_CHUNK(3);
 #undef Q4K_CHUNK
     float dy = y[i].d;
-    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc), wasm_f32x4_splat(dy * fp16_to_f32(x[i].d)),
-                      accf);
-    summ += dy * fp16_to_f32(x[i].dmin) * (float)msum;
+    accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
+                      wasm_f32x4_splat(dy * fp16_to_f32(x[i].d)), accf);
+    accm = madd_f32x4(wasm_f32x4_convert_i32x4(msum),
+                      wasm_f32x4_splat(dy * fp16_to_f32(x[i].dmin)), accm);
   }
-  return hsum_f32x4(accf) - summ;
+  return hsum_f32x4(accf) - hsum_f32x4(accm);
 }
 
 /* Scaled code sums (four int32 lanes) and min sums of one Q4_K block against y. */

@@ -67,8 +67,7 @@ void dequantize_row_q6_K(const void *vx, float *y, int n) {
 float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
   const block_q6_K *x = vx;
   const block_q8_K *y = vy;
-  const v128_t m4 = wasm_i8x16_splat(15), m3 = wasm_i8x16_splat(3);
-  const v128_t m12 = wasm_i8x16_splat(12), m48 = wasm_i8x16_splat(48);
+  const v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48);
   v128_t accf = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
     v128_t sc8 = wasm_v128_load(x[i].scales);
@@ -77,20 +76,33 @@ float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
                                    wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), sc_hi));
     v128_t acc = wasm_i32x4_splat(0);
     const int8_t *q8 = y[i].qs;
-#define Q6K_PART(h, v, sc)                                                                   \
-  do {                                                                                       \
-    v128_t qla = wasm_v128_load(x[i].ql + 64 * (h) + 16 * (v));                              \
-    v128_t qlb = wasm_v128_load(x[i].ql + 64 * (h) + 32 + 16 * (v));                         \
-    v128_t qh = wasm_v128_load(x[i].qh + 32 * (h) + 16 * (v));                               \
-    v128_t c0 = wasm_v128_or(wasm_v128_and(qla, m4), wasm_i16x8_shl(wasm_v128_and(qh, m3), 4)); \
-    v128_t c1 = wasm_v128_or(wasm_v128_and(qlb, m4), wasm_i16x8_shl(wasm_v128_and(qh, m12), 2)); \
-    v128_t c2 = wasm_v128_or(high_nibbles(qla, m4), wasm_v128_and(qh, m48));                 \
-    v128_t c3 = wasm_v128_or(high_nibbles(qlb, m4), wasm_v128_and(wasm_u16x8_shr(qh, 2), m48)); \
-    const int8_t *yb = q8 + 128 * (h) + 16 * (v);                                            \
-    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), c0), SPLAT_I16(sc, (v)), acc);       \
-    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 32), c1), SPLAT_I16(sc, 2 + (v)), acc); \
-    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 64), c2), SPLAT_I16(sc, 4 + (v)), acc); \
-    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 96), c3), SPLAT_I16(sc, 6 + (v)), acc); \
+    /* Each code is built right before its dot to keep few vectors live (x86 has 16). The
+     * two high bits go to bits 4-5 by a 16-bit shift and the mask 48. */
+#ifdef EXP2
+#define EXP_C0 wasm_v128_and(qla, m4)
+#else
+#define EXP_C0 wasm_v128_or(wasm_v128_and(qla, m4), wasm_v128_and(wasm_i16x8_shl(qh, 4), m48))
+#endif
+#ifdef EXP1
+#define EXP_SCALE(a, b, c) wasm_i32x4_add(c, wasm_i32x4_extadd_pairwise_i16x8(a))
+#else
+#define EXP_SCALE scale_i16_acc
+#endif
+#define Q6K_PART(h, v, sc)                                                                    \
+  do {                                                                                        \
+    const uint8_t *ql = x[i].ql + 64 * (h) + 16 * (v);                                        \
+    v128_t qh = wasm_v128_load(x[i].qh + 32 * (h) + 16 * (v));                                \
+    const int8_t *yb = q8 + 128 * (h) + 16 * (v);                                             \
+    v128_t qla = wasm_v128_load(ql);                                                          \
+    v128_t c = EXP_C0; \
+    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb), c), SPLAT_I16(sc, (v)), acc);         \
+    c = wasm_v128_or(high_nibbles(qla, m4), wasm_v128_and(qh, m48));                          \
+    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 64), c), SPLAT_I16(sc, 4 + (v)), acc); \
+    v128_t qlb = wasm_v128_load(ql + 32);                                                     \
+    c = wasm_v128_or(wasm_v128_and(qlb, m4), wasm_v128_and(wasm_i16x8_shl(qh, 2), m48));      \
+    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 32), c), SPLAT_I16(sc, 2 + (v)), acc); \
+    c = wasm_v128_or(high_nibbles(qlb, m4), wasm_v128_and(wasm_u16x8_shr(qh, 2), m48));       \
+    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 96), c), SPLAT_I16(sc, 6 + (v)), acc); \
   } while (0)
     Q6K_PART(0, 0, sc_lo);
     Q6K_PART(0, 1, sc_lo);

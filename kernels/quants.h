@@ -193,18 +193,24 @@ static inline float f32_from_bits(uint32_t u) {
   return v.f;
 }
 
-/* Exact binary16 → float32. Moving the exponent and mantissa into float32 position and
- * scaling by 2^112 rebiases normals and subnormals alike (wasm keeps subnormals). */
+/*
+ * Exact binary16 → float32. Normal values only need their exponent rebased (+112), so
+ * the work is integer. Subnormals are m·2^-24, computed from the integer m so that no
+ * float operation ever sees a subnormal operand: x86 takes a microcode assist of about a
+ * hundred cycles on those, and k-quant scales of small weights are often subnormal.
+ */
 static inline float fp16_to_f32(ggml_fp16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-  uint32_t em = h & 0x7fff;
-  float v;
-  if (em >= 0x7c00) {
-    v = f32_from_bits(0x7f800000 | (em & 0x3ff) << 13);
+  uint32_t e = (h >> 10) & 31, m = h & 0x3ff;
+  uint32_t bits;
+  if (e == 0) {
+    bits = f32_bits((float)m * 0x1p-24f);
+  } else if (e == 31) {
+    bits = 0x7f800000 | m << 13;
   } else {
-    v = f32_from_bits(em << 13) * 0x1p112f;
+    bits = (e + 112) << 23 | m << 13;
   }
-  return f32_from_bits(f32_bits(v) | sign);
+  return f32_from_bits(bits | sign);
 }
 
 /* float32 → binary16, round to nearest even; NaN stays NaN (quiet), overflow gives inf. */
@@ -395,15 +401,18 @@ static inline v128_t unpack_scales_mins_k4(const uint8_t *s) {
 }
 
 /* Four binary16 values (zero-extended to uint32 lanes) to float32, exactly as
- * fp16_to_f32 does, infinities and NaNs included. */
+ * fp16_to_f32 does, infinities, NaNs and subnormals included. */
 static inline v128_t f16x4_to_f32x4(v128_t u) {
   v128_t sign = wasm_i32x4_shl(wasm_v128_and(u, wasm_i32x4_splat(0x8000)), 16);
   v128_t em = wasm_v128_and(u, wasm_i32x4_splat(0x7fff));
   v128_t shifted = wasm_i32x4_shl(em, 13);
-  v128_t finite = wasm_f32x4_mul(shifted, wasm_f32x4_splat(0x1p112f));
+  v128_t normal = wasm_i32x4_add(shifted, wasm_i32x4_splat(112 << 23));
+  v128_t subnormal = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_v128_and(u, wasm_i32x4_splat(0x3ff))),
+                                    wasm_f32x4_splat(0x1p-24f));
   v128_t special = wasm_v128_or(shifted, wasm_i32x4_splat(0x7f800000));
-  v128_t is_special = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff));
-  return wasm_v128_or(wasm_v128_bitselect(special, finite, is_special), sign);
+  v128_t v = wasm_v128_bitselect(subnormal, normal, wasm_i32x4_lt(em, wasm_i32x4_splat(0x400)));
+  v = wasm_v128_bitselect(special, v, wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff)));
+  return wasm_v128_or(v, sign);
 }
 
 /* Expands 16 bits of `bits` (bit i for lane i) into 0 or `value` per byte lane. */
