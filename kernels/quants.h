@@ -512,8 +512,6 @@ float vec_dot_f32_f32_scalar(int n, const void *x, const void *y);
 typedef void (*dot4_fn)(int n, const void *const rows[4], const void *y, float out[4]);
 void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
 void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q4_K_q8_K(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q6_K_q8_K(int n, const void *const rows[4], const void *y, float out[4]);
 
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
