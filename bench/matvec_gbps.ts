@@ -4,7 +4,10 @@
  * weight type, SIMD kernel against the scalar reference.
  *
  *   deno run --allow-read bench/matvec_gbps.ts [--types=Q4_K,Q6_K] [--shapes=4096x4096]
- *     [--build=wasm64-relaxed] [--no-scalar] [--seconds=1]
+ *     [--build=wasm64-relaxed] [--no-scalar] [--seconds=1] [--tokens=16]
+ *
+ * --tokens=N also times flint_matmul on a batch of N tokens and prints the weight bytes
+ * per second per token it reaches (the matvec figure is the one-token baseline).
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
@@ -12,7 +15,13 @@
 import { parseArgs } from "node:util";
 import { type GgmlType, ggmlTypeFromName, rowBytes } from "../src/gguf/ggml_type.ts";
 import { loadKernels } from "../src/kernels/runtime.ts";
-import { activationRowBytes, matvec, matvecScalar, quantizeRow } from "../src/kernels/quant.ts";
+import {
+  activationRowBytes,
+  matmul,
+  matvec,
+  matvecScalar,
+  quantizeRow,
+} from "../src/kernels/quant.ts";
 import { testdataPath } from "../tests/testdata.ts";
 
 const ALL = [
@@ -41,6 +50,7 @@ const { values } = parseArgs({
     build: { type: "string", default: "wasm64-relaxed" },
     "no-scalar": { type: "boolean", default: false },
     seconds: { type: "string", default: "1" },
+    tokens: { type: "string", default: "0" },
   },
 });
 
@@ -104,8 +114,10 @@ const k = await loadKernels({
   initialBytes: maxBytes + 64 * 1024 * 1024,
 });
 const w = k.alloc(maxBytes);
+const nTokens = Number(values.tokens);
 const x = k.alloc(14336 * 4);
-const xq = k.alloc(14336 * 4);
+const xq = k.alloc(14336 * 4 * Math.max(1, nTokens));
+const yBatch = k.alloc(14336 * 4 * Math.max(1, nTokens));
 const y = k.alloc(14336 * 4);
 const xs = k.f32(x, 14336);
 for (let i = 0; i < xs.length; i++) xs[i] = Math.sin(i * 0.37) * 2;
@@ -127,6 +139,14 @@ for (const name of values.types.split(",")) {
     let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
       (simd * 1000).toFixed(2)
     } ms)`;
+    if (nTokens > 0) {
+      const xqBytes = activationRowBytes(type, cols);
+      for (let t = 1; t < nTokens; t++) quantizeRow(k, type, x, xq + t * xqBytes, cols);
+      const mm = time(() =>
+        matmul(k, type, w, stride, xq, xqBytes, yBatch, cols, nTokens, rows, 0, rows)
+      );
+      line += `  matmul(${nTokens}) ${(total * nTokens / mm / 1e9).toFixed(2)} GB/s per token`;
+    }
     if (!values["no-scalar"]) {
       const scalar = time(() => matvecScalar(k, type, w, stride, xq, y, cols, 0, rows));
       line += `  scalar ${(total / scalar / 1e9).toFixed(2)} GB/s  x${(scalar / simd).toFixed(1)}`;

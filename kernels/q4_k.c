@@ -107,3 +107,56 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
   }
   return hsum_f32x4(accf) - hsum_f32x4(accm);
 }
+
+/*
+ * One weight row against four activation rows: each block's codes and scales are
+ * decoded once and used four times. Per token it runs the float steps of
+ * vec_dot_q4_K_q8_K in the same order, so results match it bit for bit.
+ */
+void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+  const block_q4_K *x = vx;
+  const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
+  const v128_t m4 = wasm_i8x16_splat(15);
+  v128_t accf[4], accm[4];
+  for (int t = 0; t < 4; t++) accf[t] = accm[t] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    const block_q8_K *yt[4] = {&y0[i], &y1[i], &y2[i], &y3[i]};
+    v128_t packed = unpack_scales_mins_k4(x[i].scales);
+    v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
+    v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
+    v128_t acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = wasm_i32x4_splat(0);
+    for (int c = 0; c < 4; c++) {
+      v128_t q0 = wasm_v128_load(x[i].qs + 32 * c), q1 = wasm_v128_load(x[i].qs + 32 * c + 16);
+      v128_t a0 = wasm_v128_and(q0, m4), a1 = wasm_v128_and(q1, m4);
+      v128_t b0 = high_nibbles(q0, m4), b1 = high_nibbles(q1, m4);
+      v128_t s_lo, s_hi;
+      switch (c) {
+        case 0: s_lo = SPLAT_I16(sc, 0); s_hi = SPLAT_I16(sc, 1); break;
+        case 1: s_lo = SPLAT_I16(sc, 2); s_hi = SPLAT_I16(sc, 3); break;
+        case 2: s_lo = SPLAT_I16(sc, 4); s_hi = SPLAT_I16(sc, 5); break;
+        default: s_lo = SPLAT_I16(sc, 6); s_hi = SPLAT_I16(sc, 7); break;
+      }
+      for (int t = 0; t < 4; t++) {
+        const int8_t *q8 = yt[t]->qs + 64 * c;
+        v128_t lo = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8), a0),
+                                   dot16_i8_u7(wasm_v128_load(q8 + 16), a1));
+        v128_t hi = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8 + 32), b0),
+                                   dot16_i8_u7(wasm_v128_load(q8 + 48), b1));
+        acc[t] = scale_i16_acc(lo, s_lo, acc[t]);
+        acc[t] = scale_i16_acc(hi, s_hi, acc[t]);
+      }
+    }
+    float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
+    for (int t = 0; t < 4; t++) {
+      v128_t bs0 = wasm_v128_load(yt[t]->bsums), bs1 = wasm_v128_load(yt[t]->bsums + 8);
+      v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
+                                   wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
+      v128_t msum = wasm_i32x4_dot_i16x8(pair, mins);
+      float dy = yt[t]->d;
+      accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(acc[t]), wasm_f32x4_splat(dy * d), accf[t]);
+      accm[t] = madd_f32x4(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(dy * dmin), accm[t]);
+    }
+  }
+  for (int t = 0; t < 4; t++) out[t] = hsum_f32x4(accf[t]) - hsum_f32x4(accm[t]);
+}

@@ -513,6 +513,14 @@ typedef void (*dot4_fn)(int n, const void *const rows[4], const void *y, float o
 void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
 void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
 
+/*
+ * One weight row against four activation rows (pointers may repeat): out[t] = x · ys[t],
+ * bit-identical to the one-token vec_dot of the same type.
+ */
+typedef void (*dot_x4_fn)(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q4_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q6_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
 void quantize_row_q8_1(const float *x, void *y, int n);
