@@ -62,20 +62,19 @@ float vec_dot_q3_K_q8_K(int n, const void *vx, const void *vy) {
   const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4);
   v128_t accf = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
-    int8_t s[16];
-    unpack_scales_q3_K(x[i].scales, s);
-    v128_t sc8 = wasm_v128_load(s);
+    v128_t sc8 = unpack_scales_q3_K_v(x[i].scales);
     v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
     v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), sc_lo),
                                    wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums + 8), sc_hi));
     v128_t hm0 = wasm_v128_load(x[i].hmask), hm1 = wasm_v128_load(x[i].hmask + 16);
     const int8_t *q8 = y[i].qs;
     v128_t acc = wasm_i32x4_splat(0);
+/* Bit 4h+j of the mask byte moves to bit 2 by one 16-bit shift (bits from the neighbour
+ * byte are masked off). */
+#define Q3K_HIGH(hm, b)                                                                        \
+  wasm_v128_and((b) >= 2 ? wasm_u16x8_shr(hm, (b) - 2) : wasm_i16x8_shl(hm, 2 - (b)), four)
 #define Q3K_CODE(qsv, hm, h, j)                                                                \
-  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qsv, 2 * (j)), m3),                                \
-               wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hm, wasm_u8x16_splat(1 << (4 * (h) + (j)))), \
-                                           wasm_u8x16_splat(1 << (4 * (h) + (j)))),            \
-                             four))
+  wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qsv, 2 * (j)), m3), Q3K_HIGH(hm, 4 * (h) + (j)))
 #define Q3K_HALF(h, sc)                                                                        \
   do {                                                                                         \
     v128_t qa = wasm_v128_load(x[i].qs + 32 * (h)), qb = wasm_v128_load(x[i].qs + 32 * (h) + 16); \
@@ -93,6 +92,7 @@ float vec_dot_q3_K_q8_K(int n, const void *vx, const void *vy) {
     Q3K_HALF(1, sc_hi);
 #undef Q3K_HALF
 #undef Q3K_CODE
+#undef Q3K_HIGH
     acc = wasm_i32x4_sub(acc, wasm_i32x4_shl(offset, 2));
     accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
                       wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);

@@ -263,6 +263,20 @@ static inline void unpack_scales_q3_K(const uint8_t *s, int8_t out[16]) {
   }
 }
 
+/* All sixteen signed Q3_K scales as int8 lanes, computed on 32-bit words. */
+static inline v128_t unpack_scales_q3_K_v(const uint8_t *s) {
+  uint32_t a = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+  uint32_t b = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
+  uint32_t h =
+      (uint32_t)s[8] | (uint32_t)s[9] << 8 | (uint32_t)s[10] << 16 | (uint32_t)s[11] << 24;
+  uint32_t w0 = (a & 0x0f0f0f0f) | ((h << 4) & 0x30303030);
+  uint32_t w1 = (b & 0x0f0f0f0f) | ((h << 2) & 0x30303030);
+  uint32_t w2 = ((a >> 4) & 0x0f0f0f0f) | (h & 0x30303030);
+  uint32_t w3 = ((b >> 4) & 0x0f0f0f0f) | ((h >> 2) & 0x30303030);
+  return wasm_i8x16_sub(wasm_i32x4_make((int32_t)w0, (int32_t)w1, (int32_t)w2, (int32_t)w3),
+                        wasm_i8x16_splat(32));
+}
+
 /* ---- SIMD helpers ---- */
 
 /* Horizontal sum of four int32 lanes. */
