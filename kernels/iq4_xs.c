@@ -56,6 +56,10 @@ void dequantize_row_iq4_xs(const void *vx, float *y, int n) {
   }
 }
 
+/*
+ * Per super-block: the eight sub-block sums are reduced to two int32x4 (one lane per
+ * sub-block) and multiplied by their signed scales with two vector multiplies.
+ */
 float vec_dot_iq4_xs_q8_K(int n, const void *vx, const void *vy) {
   const block_iq4_xs *x = vx;
   const block_q8_K *y = vy;
@@ -64,15 +68,20 @@ float vec_dot_iq4_xs_q8_K(int n, const void *vx, const void *vy) {
   const v128_t zero = wasm_i8x16_splat((int8_t)flint_opaque_zero);
   v128_t accf = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
-    v128_t acc = wasm_i32x4_splat(0);
+    v128_t s[8];
     for (int b = 0; b < 8; b++) {
       v128_t q = wasm_v128_load(x[i].qs + 16 * b);
       v128_t k0 = wasm_i8x16_swizzle(table, wasm_v128_and(q, m4));
       v128_t k1 = wasm_i8x16_swizzle(table, high_nibbles(q, m4));
-      v128_t s = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b), k0, zero, wasm_i32x4_splat(0));
-      s = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b + 16), k1, zero, s);
-      acc = wasm_i32x4_add(acc, wasm_i32x4_mul(s, wasm_i32x4_splat(iq4xs_scale(&x[i], b))));
+      s[b] = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b), k0, zero, wasm_i32x4_splat(0));
+      s[b] = dot32_i8_i8_acc(wasm_v128_load(y[i].qs + 32 * b + 16), k1, zero, s[b]);
     }
+    v128_t sc_lo = wasm_i32x4_make(iq4xs_scale(&x[i], 0), iq4xs_scale(&x[i], 1),
+                                   iq4xs_scale(&x[i], 2), iq4xs_scale(&x[i], 3));
+    v128_t sc_hi = wasm_i32x4_make(iq4xs_scale(&x[i], 4), iq4xs_scale(&x[i], 5),
+                                   iq4xs_scale(&x[i], 6), iq4xs_scale(&x[i], 7));
+    v128_t acc = wasm_i32x4_add(wasm_i32x4_mul(hsum4_i32x4(s[0], s[1], s[2], s[3]), sc_lo),
+                                wasm_i32x4_mul(hsum4_i32x4(s[4], s[5], s[6], s[7]), sc_hi));
     accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
                       wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
   }
