@@ -4,10 +4,11 @@
  * weight type, SIMD kernel against the scalar reference.
  *
  *   deno run --allow-read bench/matvec_gbps.ts [--types=Q4_K,Q6_K] [--shapes=4096x4096]
- *     [--build=wasm64-relaxed] [--no-scalar] [--seconds=1] [--tokens=16]
+ *     [--build=wasm64-relaxed] [--no-scalar] [--seconds=1] [--tokens=16] [--threads=2]
  *
  * --tokens=N also times flint_matmul on a batch of N tokens and prints the weight bytes
  * per second per token it reaches (the matvec figure is the one-token baseline).
+ * --threads=N adds the matvec on a KernelPool of N threads (rows split in groups of 4).
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
@@ -15,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { type GgmlType, ggmlTypeFromName, rowBytes } from "../src/gguf/ggml_type.ts";
 import { loadKernels } from "../src/kernels/runtime.ts";
+import { KernelPool } from "../src/kernels/pool.ts";
 import {
   activationRowBytes,
   matmul,
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     "no-scalar": { type: "boolean", default: false },
     seconds: { type: "string", default: "1" },
     tokens: { type: "string", default: "0" },
+    threads: { type: "string", default: "1" },
   },
 });
 
@@ -122,6 +125,9 @@ const y = k.alloc(14336 * 4);
 const xs = k.f32(x, 14336);
 for (let i = 0; i < xs.length; i++) xs[i] = Math.sin(i * 0.37) * 2;
 
+const threads = Number(values.threads);
+const pool = threads > 1 ? await KernelPool.create(k, { threads }) : undefined;
+
 console.log(`build ${values.build}, 1 thread, GB/s of weight bytes (ms per matvec)`);
 for (const name of values.types.split(",")) {
   const type = ggmlTypeFromName(name) as GgmlType;
@@ -139,6 +145,11 @@ for (const name of values.types.split(",")) {
     let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
       (simd * 1000).toFixed(2)
     } ms)`;
+    if (pool) {
+      const args = [type, k.ptr(w), k.ptr(stride), k.ptr(xq), k.ptr(y), cols];
+      const pooled = time(() => pool.run("flint_matvec", args, rows, 4));
+      line += `  ${threads} threads ${(total / pooled / 1e9).toFixed(2)} GB/s`;
+    }
     if (nTokens > 0) {
       const xqBytes = activationRowBytes(type, cols);
       for (let t = 1; t < nTokens; t++) quantizeRow(k, type, x, xq + t * xqBytes, cols);
@@ -154,3 +165,4 @@ for (const name of values.types.split(",")) {
     console.log(line);
   }
 }
+pool?.close();
