@@ -31,7 +31,6 @@ export interface SessionOptions {
   release: (cache: KvCache) => void;
   /** Turns chat messages into prompt tokens; without it `chat` throws. */
   applyChatTemplate?: (messages: ChatMessage[]) => number[];
-  chatTemplate?: string;
 }
 
 /** Counts of the last request, for tests and benchmarks. */
@@ -212,6 +211,8 @@ export class LlamaSession implements Session {
     let done = false;
     let logits: Float32Array | undefined;
     let genStarted = 0;
+    /** The last emitted token, not yet evaluated. */
+    let pending = -1;
     const finish = () => {
       if (done) return;
       done = true;
@@ -228,6 +229,10 @@ export class LlamaSession implements Session {
           controller.enqueue(final("", -1, "length"));
           return true;
         }
+      } else {
+        // The previous token is evaluated only now, when the consumer wants the next one.
+        logits = this.#forward.eval(this.#cache, [pending], this.#tokens.length, "last");
+        this.#tokens.push(pending);
       }
       const token = sampler.sample(logits);
       sampler.accept(token);
@@ -263,12 +268,7 @@ export class LlamaSession implements Session {
         return true;
       }
       controller.enqueue(chunk);
-      // Evaluate the token now, so the next read only samples.
-      if (signal?.aborted) return false;
-      const pos = this.#tokens.length;
-      logits = this.#forward.eval(this.#cache, [token], pos, "last");
-      this.#tokens.push(token);
-      this.stats.generateMs = performance.now() - genStarted;
+      pending = token;
       return false;
     };
     const final = (text: string, token: number, reason: FinishReason): GenerationChunk => ({

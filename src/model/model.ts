@@ -8,6 +8,7 @@ import type { Dispatcher } from "../kernels/ops.ts";
 import { SingleThread } from "../kernels/ops.ts";
 import { type Kernels, loadKernels } from "../kernels/runtime.ts";
 import { createTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
+import { applyChatTemplate, type ChatTemplateChoice, chooseChatTemplate } from "../chat/mod.ts";
 import { LlamaSession, type SessionOptions } from "../engine/session.ts";
 import { ContextError } from "./errors.ts";
 import { LlamaForward } from "./forward.ts";
@@ -35,6 +36,11 @@ export interface LoadModelOptions {
   cacheType?: CacheType;
   /** Largest batch evaluated at once; longer prompts are split. Default 512. */
   nBatch?: number;
+  /**
+   * Chat template: a built-in name (vicuna, chatml, llama2, llama3, mistral), "gguf" or
+   * Jinja source. Default: the GGUF's template, else one picked from the model name.
+   */
+  chatTemplate?: string;
   /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
   target?: "wasm32" | "wasm64";
   logger?: Logger;
@@ -62,6 +68,8 @@ export class Model {
   readonly kernels: Kernels;
   readonly forward: LlamaForward;
   readonly logger: Logger;
+  /** The chat template `chat()` applies. */
+  readonly chatTemplate: ChatTemplateChoice;
   readonly #pool?: KernelPool;
   /** Caches of closed sessions, for reuse: kernel memory is never freed. */
   readonly #freeCaches: KvCache[] = [];
@@ -77,6 +85,7 @@ export class Model {
     forward: LlamaForward;
     logger: Logger;
     pool?: KernelPool;
+    chatTemplate: ChatTemplateChoice;
   }) {
     const name = init.file.metadata.get("general.name");
     this.name = typeof name === "string" && name !== "" ? name : init.file.source;
@@ -90,6 +99,7 @@ export class Model {
     this.forward = init.forward;
     this.logger = init.logger;
     this.#pool = init.pool;
+    this.chatTemplate = init.chatTemplate;
   }
 
   /**
@@ -110,7 +120,11 @@ export class Model {
       tokenizer: this.tokenizer,
       cache,
       release: (c) => this.#freeCaches.push(c),
-      chatTemplate: this.file.metadata.get("tokenizer.chat_template") as string | undefined,
+      applyChatTemplate: (messages) =>
+        applyChatTemplate(messages, this.tokenizer, {
+          template: this.chatTemplate,
+          logger: this.logger,
+        }).tokens,
     };
     return new LlamaSession(sessionOptions);
   }
@@ -171,6 +185,7 @@ export async function loadModel(
     }
     if (plan.tiedOutput) logger.info("no output.weight: using token_embd.weight as output");
     const tokenizer = createTokenizer(file, { logger });
+    const chatTemplate = chooseChatTemplate(file, { force: options.chatTemplate, logger });
 
     const nCtx = options.nCtx ?? Math.min(hparams.nCtxTrain, DEFAULT_MAX_CTX);
     checkCtx(nCtx, hparams, logger);
@@ -204,6 +219,7 @@ export async function loadModel(
       forward,
       logger,
       pool,
+      chatTemplate,
     });
   } catch (error) {
     if (typeof source !== "object" || source instanceof Uint8Array) await closeGguf(file);
