@@ -121,8 +121,8 @@ Deno.test({
     controller.abort();
     await assert.rejects(reader.read(), (e) => (e as Error).name === "AbortError");
     assert.equal(s.stats.generated, 3);
-    // The session still works; its cache holds the prompt and the tokens evaluated
-    // before the abort (the third was emitted but never evaluated).
+    // The session still works. Its cache contains the prompt and the tokens evaluated
+    // before the abort; the third token was emitted but never evaluated.
     assert.deepEqual(s.cachedTokens, [...golden.tokens, ...golden.greedy.tokens.slice(0, 2)]);
     const again = await collect(s.generate(golden.tokens, { temperature: 0, maxTokens: 2 }));
     assert.deepEqual(tokens(again), golden.greedy.tokens.slice(0, 2));
@@ -199,7 +199,8 @@ Deno.test({
       assert.equal(c.topLogprobs!.length, 2);
       assert.equal(c.topLogprobs![0].token, c.token);
       assert.equal(c.topLogprobs![0].logprob, c.logprob);
-      assert.ok(c.logprob! <= 0 && c.topLogprobs![1].logprob <= c.logprob!);
+      assert.ok(c.logprob! <= 0);
+      assert.ok(c.topLogprobs![1].logprob <= c.logprob!);
     }
     const plain = await collect(m.createSession().generate(golden.tokens, { maxTokens: 1 }));
     assert.equal(plain[0].logprob, undefined);

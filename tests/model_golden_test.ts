@@ -45,9 +45,9 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
 };
 /**
  * Quantized files. Activations are quantized exactly as ggml does, so most positions
- * agree to float rounding (checked below), but sums accumulate in another order than
- * ggml's AVX paths; now and then that moves an activation across a rounding boundary,
- * one quantized code differs and a position's logits move by up to about 0.02. Which
+ * agree to float rounding. Sums accumulate in another order than in ggml's AVX paths,
+ * though. Now and then that moves an activation across a rounding boundary, one
+ * quantized code differs and a position's logits move by up to about 0.02. Which
  * positions flip changes whenever a kernel's summation order changes.
  * NOTE: a max bar of 0.01 holds for seq (a) on nearly every quantized file but not for
  * the 101-token seq (b) on most of them (measured max 0.005 to 0.021, RMS up to 0.0038).
@@ -148,7 +148,7 @@ Deno.test({
       logger: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} },
     });
     try {
-      // The metadata says 128 positions; 512 is allowed with a warning, as in llama.cpp.
+      // The metadata declares 128 positions. 512 is allowed with a warning, as in llama.cpp.
       assert.ok(warnings.some((w) => w.includes("128")), warnings.join("\n"));
       const session = model.createSession();
       const prompt = session.tokenize(golden.prompt);

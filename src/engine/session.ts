@@ -1,6 +1,6 @@
 /**
  * A generation session: one KV cache and the tokens in it. `generate` streams one
- * chunk per token; work happens only when the consumer reads, so cancelling the
+ * chunk per token. Work happens only when the consumer reads, so cancelling the
  * stream or aborting the signal stops before the next token is computed.
  */
 import type { LlamaForward } from "../model/forward.ts";
@@ -22,14 +22,14 @@ import type {
   Session,
 } from "./types.ts";
 
-/** What a session needs from its model. */
+/** The parts of a model a session uses. */
 export interface SessionOptions {
   forward: LlamaForward;
   tokenizer: Tokenizer;
   cache: KvCache;
   /** Gives the cache back to the model when the session closes. */
   release: (cache: KvCache) => void;
-  /** Turns chat messages into prompt tokens; without it `chat` throws. */
+  /** Turns chat messages into prompt tokens. Without it, `chat` throws. */
   applyChatTemplate?: (messages: ChatMessage[]) => number[];
 }
 
@@ -234,6 +234,7 @@ export class LlamaSession implements Session {
         logits = this.#forward.eval(this.#cache, [pending], this.#tokens.length, "last");
         this.#tokens.push(pending);
       }
+
       const token = sampler.sample(logits);
       sampler.accept(token);
       const chunk: GenerationChunk = { text: "", token };
@@ -248,10 +249,12 @@ export class LlamaSession implements Session {
           }));
         }
       }
+
       if (tokenizer.isEog(token)) {
         controller.enqueue(final(stop.push(decoder.flush()) + stop.flush(), -1, "stop"));
         return true;
       }
+
       usage.completionTokens++;
       this.stats.generated = usage.completionTokens;
       this.stats.generateMs = performance.now() - genStarted;
@@ -260,6 +263,7 @@ export class LlamaSession implements Session {
         controller.enqueue({ ...chunk, finishReason: "stop", usage: { ...usage } });
         return true;
       }
+
       // The token's own position is this.#tokens.length; past nCtx it cannot be evaluated.
       const full = this.#tokens.length >= this.nCtx;
       if (usage.completionTokens === maxTokens || full) {
@@ -267,6 +271,7 @@ export class LlamaSession implements Session {
         controller.enqueue({ ...chunk, finishReason: "length", usage: { ...usage } });
         return true;
       }
+
       controller.enqueue(chunk);
       pending = token;
       return false;

@@ -1,4 +1,4 @@
-/** Where a model problem was found and what was expected there. */
+/** Location of a model problem and the value expected there. */
 export interface ModelErrorContext {
   /** File path or other name of the model source. */
   source: string;

@@ -1,8 +1,8 @@
 /**
  * The llama forward pass. `LlamaForward.eval` runs a batch of tokens at consecutive
  * positions through every layer, appends their K and V to a cache and returns logits.
- * Batches go through the matrix × matrix kernels, single tokens through matrix ×
- * vector; activations are quantized to each weight's activation type first, as
+ * Batches go through the matrix × matrix kernels and single tokens through matrix ×
+ * vector. Activations are first quantized to each weight's activation type, as
  * ggml's CPU backend does.
  */
 import type { Dispatcher } from "../kernels/ops.ts";
@@ -14,7 +14,7 @@ import type { LlamaHparams } from "./hparams.ts";
 import type { KvCache } from "./kv_cache.ts";
 import type { LlamaWeights, Weight } from "./weights.ts";
 
-/** Which logits `eval` returns. */
+/** The logits `eval` returns: the last token's, every token's or none. */
 export type LogitsMode = "last" | "all" | "none";
 
 /** Rows per thread part for matrix × vector; a multiple of the kernels' tile. */
@@ -22,7 +22,7 @@ const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
 
-/** Optional hook that sees every named activation (for debugging against a reference). */
+/** Optional callback that receives every named activation, for comparing with a reference. */
 export type ActivationHook = (name: string, layer: number, ptr: number, floats: number) => void;
 
 /** Scratch buffers for one batch of up to `maxBatch` tokens; shapes are per batch. */
@@ -68,7 +68,7 @@ export class LlamaForward {
   readonly maxBatch: number;
   hook?: ActivationHook;
   readonly #s: Scratch;
-  /** Which source buffer and activation type the quantized buffer holds now. */
+  /** Source buffer and activation type of the rows now in the quantized buffer. */
   #xqFor: { src: number; act: GgmlType; n: number } | null = null;
 
   constructor(
@@ -127,9 +127,10 @@ export class LlamaForward {
     mode: LogitsMode = "last",
   ): Float32Array {
     const n = tokens.length;
-    const out = new Float32Array(
-      mode === "all" ? n * this.hp.nVocab : mode === "last" ? this.hp.nVocab : 0,
-    );
+    let outFloats = 0;
+    if (mode === "all") outFloats = n * this.hp.nVocab;
+    else if (mode === "last") outFloats = this.hp.nVocab;
+    const out = new Float32Array(outFloats);
     for (let start = 0; start < n; start += this.maxBatch) {
       const end = Math.min(n, start + this.maxBatch);
       const batch = Array.prototype.slice.call(tokens, start, end) as number[];
@@ -248,9 +249,9 @@ export class LlamaForward {
   }
 
   /**
-   * y [n][w.ne1] = w · x for `n` rows of x [n][w.ne0]. Quantizes x for the weight's
-   * activation type; with `reuseInput` (x unchanged since the previous call) the
-   * quantized rows are reused when the activation type is the same.
+   * Computes y [n][w.ne1] = w · x for `n` rows of x [n][w.ne0], after quantizing x for
+   * the weight's activation type. With `reuseInput` (x unchanged since the previous
+   * call), rows already quantized to the same activation type are reused.
    */
   #matmul(wt: Weight, x: number, y: number, n: number, reuseInput = false): void {
     const k = this.kernels;
