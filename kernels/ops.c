@@ -523,35 +523,6 @@ static inline float round_f16_scalar(float v) {
   return f32_of_f16_scalar(f16_of_f32_scalar(v));
 }
 
-static float dot_f32(const float *a, const float *b, int n) {
-  v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = wasm_f32x4_splat(0.0f);
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-    acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
-  }
-  for (; i + 4 <= n; i += 4)
-    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-  float sum = hsum_f32x4(wasm_f32x4_add(acc0, acc1));
-  for (; i < n; i++) sum += a[i] * b[i];
-  return sum;
-}
-
-/* Dot of a float vector (already rounded to F16 values) with an F16 vector. */
-static float dot_f32_f16(const float *a, const uint16_t *b, int n) {
-  v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = wasm_f32x4_splat(0.0f);
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), f32x4_of_f16(load_f16x4(b + i))));
-    acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), f32x4_of_f16(load_f16x4(b + i + 4))));
-  }
-  for (; i + 4 <= n; i += 4)
-    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + i), f32x4_of_f16(load_f16x4(b + i))));
-  float sum = hsum_f32x4(wasm_f32x4_add(acc0, acc1));
-  for (; i < n; i++) sum += a[i] * f32_of_f16_scalar(b[i]);
-  return sum;
-}
-
 /* Turns scores[0..n) into softmax weights of scores*scale, as ggml_soft_max_ext does. */
 static void attention_softmax(float *p, int n, float scale) {
   v128_t vs = wasm_f32x4_splat(scale);
@@ -561,8 +532,102 @@ static void attention_softmax(float *p, int n, float scale) {
   softmax_row(p, p, n);
 }
 
-/* Largest head_dim the kernel accepts (the F16 copy of a query head lives on the stack). */
+/* Largest head_dim the kernel accepts (F16 copies of the query heads live on the stack). */
 #define ATTN_MAX_HEAD_DIM 1024
+/* Query heads of one KV group computed together, so each K/V element is loaded (and
+   converted from F16) once for all of them. */
+#define ATTN_HEADS 4
+/* Query heads per pass over the cache: their K/V slices of a cache row are adjacent, so
+   a pass reads memory mostly in sequence. Uses ATTN_CHUNK * ATTN_MAX_HEAD_DIM * 4 bytes
+   (64 KiB) of stack. */
+#define ATTN_CHUNK 16
+
+/* Loads 4 cache values at element `d` of a row as floats. */
+static inline v128_t load_kv4(const void *row, int kv_f16, int d) {
+  return kv_f16 ? f32x4_of_f16(load_f16x4((const uint16_t *)row + d))
+                : wasm_v128_load((const float *)row + d);
+}
+
+/*
+ * p[h][j] = q[h] . krow for nh heads that share one KV head. Each dot uses two
+ * accumulators (even and odd groups of 4 dims) and the same operation order whatever
+ * nh is, so grouping heads never changes the bits. nh is a constant after inlining.
+ */
+static inline __attribute__((always_inline)) void attention_score(
+    int nh, float *const *p, const float *const *q, int j, const void *krow, int kv_f16,
+    int head_dim) {
+  v128_t acc0[ATTN_HEADS], acc1[ATTN_HEADS];
+  for (int h = 0; h < nh; h++) acc0[h] = acc1[h] = wasm_f32x4_splat(0.0f);
+  int d = 0;
+  for (; d + 8 <= head_dim; d += 8) {
+    v128_t k0, k1;
+    if (kv_f16) {
+      v128_t halves = wasm_v128_load((const uint16_t *)krow + d);
+      k0 = f32x4_of_f16(wasm_u32x4_extend_low_u16x8(halves));
+      k1 = f32x4_of_f16(wasm_u32x4_extend_high_u16x8(halves));
+    } else {
+      k0 = wasm_v128_load((const float *)krow + d);
+      k1 = wasm_v128_load((const float *)krow + d + 4);
+    }
+    for (int h = 0; h < nh; h++) {
+      acc0[h] = wasm_f32x4_add(acc0[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d), k0));
+      acc1[h] = wasm_f32x4_add(acc1[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d + 4), k1));
+    }
+  }
+  if (d < head_dim) {
+    v128_t k0 = load_kv4(krow, kv_f16, d);
+    for (int h = 0; h < nh; h++)
+      acc0[h] = wasm_f32x4_add(acc0[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d), k0));
+  }
+  for (int h = 0; h < nh; h++) p[h][j] = hsum_f32x4(wasm_f32x4_add(acc0[h], acc1[h]));
+}
+
+/* o[h] += p[h][j] * vrow for nh heads that share one KV head. */
+static inline __attribute__((always_inline)) void attention_value(
+    int nh, float *const *o, const float *const *p, int j, const void *vrow, int kv_f16,
+    int head_dim) {
+  v128_t ph[ATTN_HEADS];
+  for (int h = 0; h < nh; h++) ph[h] = wasm_f32x4_splat(p[h][j]);
+  int d = 0;
+  for (; d + 8 <= head_dim; d += 8) {
+    v128_t v0, v1;
+    if (kv_f16) {
+      v128_t halves = wasm_v128_load((const uint16_t *)vrow + d);
+      v0 = f32x4_of_f16(wasm_u32x4_extend_low_u16x8(halves));
+      v1 = f32x4_of_f16(wasm_u32x4_extend_high_u16x8(halves));
+    } else {
+      v0 = wasm_v128_load((const float *)vrow + d);
+      v1 = wasm_v128_load((const float *)vrow + d + 4);
+    }
+    for (int h = 0; h < nh; h++) {
+      float *oh = o[h] + d;
+      wasm_v128_store(oh, wasm_f32x4_add(wasm_v128_load(oh), wasm_f32x4_mul(ph[h], v0)));
+      wasm_v128_store(oh + 4, wasm_f32x4_add(wasm_v128_load(oh + 4), wasm_f32x4_mul(ph[h], v1)));
+    }
+  }
+  if (d < head_dim) {
+    v128_t v0 = load_kv4(vrow, kv_f16, d);
+    for (int h = 0; h < nh; h++) {
+      float *oh = o[h] + d;
+      wasm_v128_store(oh, wasm_f32x4_add(wasm_v128_load(oh), wasm_f32x4_mul(ph[h], v0)));
+    }
+  }
+}
+
+#define ATTN_DISPATCH(fn, nh, ...)      \
+  switch (nh) {                         \
+    case 4: fn(4, __VA_ARGS__); break;  \
+    case 3: fn(3, __VA_ARGS__); break;  \
+    case 2: fn(2, __VA_ARGS__); break;  \
+    default: fn(1, __VA_ARGS__); break; \
+  }
+
+/* A run of at most ATTN_HEADS query heads of one chunk that share a KV head. */
+typedef struct {
+  int first;  /* index of the run's first head within the chunk */
+  int count;
+  size_t kv_offset_bytes;  /* offset of the KV head's slice within a cache row */
+} attention_run;
 
 /*
  * Causal attention with grouped-query heads over one layer's KV cache.
@@ -575,7 +640,9 @@ static void attention_softmax(float *p, int n, float scale) {
  *   scratch [n_head][scratch_stride] floats, scratch_stride > max(positions)
  * Query head h reads KV head h / (n_head / n_head_kv). Scores are scaled by
  * 1/sqrt(head_dim). Rows are query heads: a thread computes heads [row_begin, row_end)
- * for every token and touches only their slices of out and scratch.
+ * for every token and touches only their slices of out and scratch. Each head's result
+ * does not depend on which other heads share its call. head_dim must be a multiple of 4
+ * and at most ATTN_MAX_HEAD_DIM, else the call traps.
  */
 FLINT_EXPORT(flint_attention)
 void flint_attention(float *out, const float *q, const void *k, const void *v, int kv_f16,
@@ -585,57 +652,74 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
   if (head_dim > ATTN_MAX_HEAD_DIM || head_dim % 4 != 0) __builtin_trap();
   const int group = n_head / n_head_kv;
   const size_t q_stride = (size_t)n_head * head_dim;
-  const size_t kv_stride = (size_t)n_head_kv * head_dim;
+  const size_t elem = kv_f16 ? 2 : 4;
+  const size_t kv_stride_bytes = (size_t)n_head_kv * head_dim * elem;
   const float scale = 1.0f / __builtin_sqrtf((float)head_dim);
-  float qh[ATTN_MAX_HEAD_DIM] __attribute__((aligned(16)));
+  float qh[ATTN_CHUNK][ATTN_MAX_HEAD_DIM] __attribute__((aligned(16)));
 
-  for (int h = row_begin; h < row_end; h++) {
-    const size_t kv_off = (size_t)(h / group) * head_dim;
-    float *p = scratch + (size_t)h * scratch_stride;
+  for (int c0 = row_begin; c0 < row_end; c0 += ATTN_CHUNK) {
+    const int c1 = row_end - c0 < ATTN_CHUNK ? row_end : c0 + ATTN_CHUNK;
+    const int n_chunk = c1 - c0;
+
+    attention_run runs[ATTN_CHUNK];
+    int n_runs = 0;
+    for (int h0 = c0; h0 < c1;) {
+      const int g = h0 / group;
+      int h1 = (g + 1) * group;
+      if (h1 > c1) h1 = c1;
+      if (h1 > h0 + ATTN_HEADS) h1 = h0 + ATTN_HEADS;
+      runs[n_runs++] = (attention_run){h0 - c0, h1 - h0, (size_t)g * head_dim * elem};
+      h0 = h1;
+    }
+
     for (int t = 0; t < n_tokens; t++) {
-      const float *qt = q + t * q_stride + (size_t)h * head_dim;
-      float *ot = out + t * q_stride + (size_t)h * head_dim;
       const int n_kv = positions[t] + 1;
-
-      if (kv_f16) {
-        const uint16_t *kh = (const uint16_t *)k + kv_off;
-        for (int d = 0; d < head_dim; d += 4)
-          wasm_v128_store(qh + d, round_f16_f32x4(wasm_v128_load(qt + d)));
-        for (int j = 0; j < n_kv; j++) p[j] = dot_f32_f16(qh, kh + j * kv_stride, head_dim);
-      } else {
-        const float *kf = (const float *)k + kv_off;
-        for (int j = 0; j < n_kv; j++) p[j] = dot_f32(qt, kf + j * kv_stride, head_dim);
-      }
-      attention_softmax(p, n_kv, scale);
-
-      /* out = sum_j p[j] * v[j], 32 output dims at a time so the sums stay in registers. */
-      if (kv_f16) {
-        int j = 0;
-        for (; j + 4 <= n_kv; j += 4) wasm_v128_store(p + j, round_f16_f32x4(wasm_v128_load(p + j)));
-        for (; j < n_kv; j++) p[j] = round_f16_scalar(p[j]);
-      }
-      for (int d0 = 0; d0 < head_dim; d0 += 32) {
-        int width = head_dim - d0 < 32 ? head_dim - d0 : 32;
-        v128_t acc[8];
-        for (int u = 0; u < 8; u++) acc[u] = wasm_f32x4_splat(0.0f);
+      const float *qv[ATTN_CHUNK];
+      float *pv[ATTN_CHUNK];
+      float *ov[ATTN_CHUNK];
+      for (int i = 0; i < n_chunk; i++) {
+        const float *qt = q + t * q_stride + (size_t)(c0 + i) * head_dim;
         if (kv_f16) {
-          const uint16_t *vh = (const uint16_t *)v + kv_off + d0;
-          for (int j = 0; j < n_kv; j++) {
-            v128_t pj = wasm_f32x4_splat(p[j]);
-            const uint16_t *vr = vh + j * kv_stride;
-            for (int u = 0; u < width / 4; u++)
-              acc[u] = wasm_f32x4_add(acc[u], wasm_f32x4_mul(pj, f32x4_of_f16(load_f16x4(vr + 4 * u))));
-          }
+          /* ggml rounds Q to F16 before a product with an F16 cache. */
+          for (int d = 0; d < head_dim; d += 4)
+            wasm_v128_store(qh[i] + d, round_f16_f32x4(wasm_v128_load(qt + d)));
+          qv[i] = qh[i];
         } else {
-          const float *vf = (const float *)v + kv_off + d0;
-          for (int j = 0; j < n_kv; j++) {
-            v128_t pj = wasm_f32x4_splat(p[j]);
-            const float *vr = vf + j * kv_stride;
-            for (int u = 0; u < width / 4; u++)
-              acc[u] = wasm_f32x4_add(acc[u], wasm_f32x4_mul(pj, wasm_v128_load(vr + 4 * u)));
-          }
+          qv[i] = qt;
         }
-        for (int u = 0; u < width / 4; u++) wasm_v128_store(ot + d0 + 4 * u, acc[u]);
+        pv[i] = scratch + (size_t)(c0 + i) * scratch_stride;
+        ov[i] = out + t * q_stride + (size_t)(c0 + i) * head_dim;
+      }
+
+      for (int j = 0; j < n_kv; j++) {
+        const uint8_t *krow = (const uint8_t *)k + j * kv_stride_bytes;
+        for (int r = 0; r < n_runs; r++) {
+          const attention_run run = runs[r];
+          ATTN_DISPATCH(attention_score, run.count, pv + run.first, qv + run.first, j,
+                        krow + run.kv_offset_bytes, kv_f16, head_dim);
+        }
+      }
+
+      for (int i = 0; i < n_chunk; i++) {
+        float *p = pv[i];
+        attention_softmax(p, n_kv, scale);
+        if (kv_f16) {
+          /* ggml rounds the softmax weights to F16 before the product with F16 V. */
+          int j = 0;
+          for (; j + 4 <= n_kv; j += 4) wasm_v128_store(p + j, round_f16_f32x4(wasm_v128_load(p + j)));
+          for (; j < n_kv; j++) p[j] = round_f16_scalar(p[j]);
+        }
+        for (int d = 0; d < head_dim; d += 4) wasm_v128_store(ov[i] + d, wasm_f32x4_splat(0.0f));
+      }
+
+      for (int j = 0; j < n_kv; j++) {
+        const uint8_t *vrow = (const uint8_t *)v + j * kv_stride_bytes;
+        for (int r = 0; r < n_runs; r++) {
+          const attention_run run = runs[r];
+          ATTN_DISPATCH(attention_value, run.count, ov + run.first,
+                        (const float *const *)pv + run.first, j, vrow + run.kv_offset_bytes,
+                        kv_f16, head_dim);
+        }
       }
     }
   }

@@ -21,7 +21,10 @@ export interface KernelPoolOptions {
   stackBytes?: number;
   /** Milliseconds a worker polls for the next job before it sleeps; default 2. */
   spinMillis?: number;
-  /** Milliseconds the calling thread polls for workers before it sleeps; default 50. */
+  /**
+   * Milliseconds the calling thread polls for workers before it sleeps; default 1. Polling
+   * longer costs a descheduled worker its core when other processes load the machine.
+   */
   waitSpinMillis?: number;
 }
 
@@ -151,7 +154,7 @@ export class KernelPool implements Dispatcher {
       for (const worker of workers) worker.terminate();
       throw error;
     }
-    return new KernelPool(kernels, workers, control, nameIndex, options.waitSpinMillis ?? 50);
+    return new KernelPool(kernels, workers, control, nameIndex, options.waitSpinMillis ?? 1);
   }
 
   /**
@@ -221,7 +224,7 @@ export class KernelPool implements Dispatcher {
         // Atomics.wait throws on threads that may not block (a browser's main thread);
         // those keep polling.
         try {
-          Atomics.wait(ctl, CTL.PENDING, pending, 100);
+          Atomics.wait(ctl, CTL.PENDING, pending, 10);
         } catch {
           // polling continues
         }
@@ -234,6 +237,11 @@ export class KernelPool implements Dispatcher {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // terminate() alone does not end a worker that sleeps in Atomics.wait (seen in
+    // Deno 2.9.6: the process then never exits), so wake the workers with STOP first.
+    Atomics.store(this.#ctl, CTL.STOP, 1);
+    Atomics.add(this.#ctl, CTL.SEQ, 1);
+    Atomics.notify(this.#ctl, CTL.SEQ);
     for (const worker of this.#workers) worker.terminate();
   }
 

@@ -18,6 +18,8 @@ export const CTL = {
   PARTS: 6,
   /** Index of a worker whose kernel call threw during the current job, else 0. */
   FAILED: 7,
+  /** Set to 1 by `close()`: workers leave their loop at the next job counter change. */
+  STOP: 29,
   /** Per argument: 1 when it is passed as a BigInt (a wasm64 pointer), else 0. */
   KINDS: 8,
   MAX_ARGS: 20,

@@ -3,7 +3,8 @@
  * Worker side of `KernelPool`: instantiates the kernel module on the shared memory with
  * its own stack, then loops forever running its share of each job posted in the
  * control block. It spins briefly on the job counter and then sleeps in `Atomics.wait`.
- * The loop blocks this worker's event loop, so the pool stops it with `terminate()`.
+ * The loop blocks this worker's event loop, so the pool stops it through the control
+ * block (STOP) rather than a message.
  */
 import { CTL, type WorkerInit } from "./pool_protocol.ts";
 
@@ -24,9 +25,11 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   }
   self.postMessage({ ready: true });
   serve(init, functions);
+  self.close();
 };
 
-function serve(init: WorkerInit, functions: ((...args: (number | bigint)[]) => unknown)[]): never {
+/** Runs jobs until the pool sets STOP. */
+function serve(init: WorkerInit, functions: ((...args: (number | bigint)[]) => unknown)[]): void {
   const buffer = init.memory.buffer as unknown as SharedArrayBuffer;
   const ctl = new Int32Array(buffer, init.control, CTL.INTS);
   const values = new Float64Array(buffer, init.control + CTL.VALUES_BYTE_OFFSET, CTL.MAX_ARGS);
@@ -45,6 +48,7 @@ function serve(init: WorkerInit, functions: ((...args: (number | bigint)[]) => u
       }
     }
     seen = seq;
+    if (Atomics.load(ctl, CTL.STOP) !== 0) break;
 
     const parts = ctl[CTL.PARTS];
     if (init.index < parts) {
