@@ -196,8 +196,9 @@ static inline float f32_from_bits(uint32_t u) {
 /*
  * Exact binary16 → float32. Normal values only need their exponent rebased (+112), so
  * the work is integer. Subnormals are m·2^-24, computed from the integer m so that no
- * float operation ever sees a subnormal operand: x86 takes a microcode assist of about a
- * hundred cycles on those, and k-quant scales of small weights are often subnormal.
+ * float operation gets a subnormal operand. x86 takes a slow microcode assist on those,
+ * and k-quant scales of small weights are often subnormal (multiplying such scales by
+ * 2^112 halved Q6_K matvec speed).
  */
 static inline float fp16_to_f32(ggml_fp16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -333,15 +334,6 @@ static inline v128_t dot32_i8_i8_acc(v128_t a, v128_t b, v128_t zero, v128_t acc
 #else
   (void)zero;
   return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a, b)));
-#endif
-}
-
-/* acc + Σ a·b over 16 int8 lanes into four int32 lanes; b in 0..127. */
-static inline v128_t dot32_i8_u7_acc(v128_t a, v128_t b, v128_t acc) {
-#ifdef FLINT_RELAXED
-  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, acc);
-#else
-  return wasm_i32x4_add(acc, wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_u7(a, b)));
 #endif
 }
 
