@@ -5,9 +5,11 @@
  * when Debian's chromium is not installed at /usr/bin/chromium.
  */
 import assert from "node:assert/strict";
+import { loadModel } from "../mod.ts";
 import { createHandler, type HandlerOptions } from "../src/server/mod.ts";
 import type { PageReport } from "./chat_page_driver.ts";
 import { FakeModel } from "./fake_model.ts";
+import { HAVE_TESTDATA, testdataPath } from "./testdata.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const DRIVER = new URL("./chat_page_driver.ts", import.meta.url).pathname;
@@ -63,5 +65,36 @@ Deno.test({
     // The server stopped generating when the page aborted its fetch.
     assert.equal(model.active, 0);
     assert.ok(model.tokensProduced < 200, `${model.tokensProduced} tokens were generated`);
+  },
+});
+
+Deno.test({
+  name: "chat page streams a reply in chromium",
+  ignore: !HAVE_TESTDATA || !HAVE_CHROMIUM,
+  async fn() {
+    const model = await loadModel(testdataPath("models/stories260K.gguf"), { threads: 1 });
+    const lines: string[] = [];
+    const log = (message: string) => lines.push(message);
+    try {
+      const page = await drive(
+        // The GGUF says 128 positions, too few for two chat turns; the model was trained on 512.
+        { model, nCtx: 512, logger: { debug() {}, info: log, warn: log, error: log } },
+        "reply",
+      );
+      assert.equal(page.replies.length, 2);
+      assert.ok(page.replies[0].length > 0, "the first reply is empty");
+      assert.ok(page.replies[1].length > 0, "the second reply is empty");
+      assert.ok(page.chunks[0] > 5, `the reply arrived in ${page.chunks[0]} chunks`);
+      assert.match(page.status, /^\d+ tokens in [\d.]+ s/);
+      assert.equal(page.userMessages, 2);
+      assert.deepEqual(page.errorMessages, []);
+      assert.deepEqual(page.pageErrors, []);
+      const chatLines = lines.filter((l) => l.startsWith("POST /v1/chat/completions 200"));
+      assert.equal(chatLines.length, 2, lines.join("\n"));
+      const promptTokens = chatLines.map((l) => Number(/in=(\d+)/.exec(l)?.[1]));
+      assert.ok(promptTokens[1] > promptTokens[0], "the second request carries the history");
+    } finally {
+      await model.close();
+    }
   },
 });

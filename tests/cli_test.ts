@@ -271,3 +271,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "chat streams replies for each stdin line",
+  ignore: !HAVE_TESTDATA,
+  async fn() {
+    const { code, stdout, stderr } = await run(
+      ["chat", "--model", MODEL, "--temperature", "0", "-n", "12", "-t", "1"],
+      { stdin: "Hello there\n/reset\nTell me a story\n/exit\nnot read\n" },
+    );
+    assert.equal(code, 0, stderr);
+    const prompts = stdout.split("> ");
+    // Banner, two replies and the reset notice, then the final prompt.
+    assert.match(prompts[0], /^type a message; \/reset clears the chat, \/exit quits\n$/);
+    assert.ok(prompts[1].trim().length > 0, `empty first reply: ${JSON.stringify(stdout)}`);
+    assert.equal(prompts[2], "(chat cleared)\n");
+    assert.ok(prompts[3].trim().length > 0, `empty second reply: ${JSON.stringify(stdout)}`);
+    assert.ok(!stdout.includes("not read"));
+  },
+});

@@ -115,6 +115,107 @@ test("openai sdk streamed completion equals non-streamed", async () => {
   }
 });
 
+test("openai sdk chat streamed equals non-streamed", async () => {
+  const server = await startServer();
+  try {
+    const openai = client(server);
+    const request = {
+      model: "llama",
+      messages: [
+        { role: "system" as const, content: "You tell short stories." },
+        { role: "user" as const, content: "Tell me about a dog." },
+      ],
+      max_tokens: 40,
+      temperature: 0,
+    };
+    const plain = await openai.chat.completions.create(request);
+    assert.equal(plain.object, "chat.completion");
+    assert.equal(plain.choices[0].message.role, "assistant");
+    const content = plain.choices[0].message.content ?? "";
+    assert.ok(content.length > 0);
+    assert.ok(plain.usage!.prompt_tokens > 10);
+    const stream = await openai.chat.completions.create({ ...request, stream: true });
+    let text = "";
+    let role;
+    let finish;
+    for await (const chunk of stream) {
+      role ??= chunk.choices[0]?.delta.role;
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(role, "assistant");
+    assert.equal(text, content);
+    assert.equal(finish, plain.choices[0].finish_reason);
+  } finally {
+    await server.close();
+  }
+});
+
+test("openai sdk chat logprobs from the model", async () => {
+  const server = await startServer();
+  try {
+    const chat = await client(server).chat.completions.create({
+      model: "llama",
+      messages: [{ role: "user", content: "Once upon a time" }],
+      max_tokens: 5,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    });
+    const entries = chat.choices[0].logprobs?.content ?? [];
+    assert.equal(entries.length, 5);
+    for (const entry of entries) {
+      assert.ok(entry.logprob <= 0);
+      assert.equal(entry.top_logprobs.length, 3);
+      // Greedy sampling picks the most likely token.
+      assert.equal(entry.token, entry.top_logprobs[0].token);
+      assert.equal(entry.logprob, entry.top_logprobs[0].logprob);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("raw SSE framing over the socket", async () => {
+  const server = await startServer();
+  try {
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        messages: [{ role: "user", content: "Hello" }],
+        max_tokens: 8,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const text = new TextDecoder().decode(bytes);
+    // Only LF line endings, each event one `data: ` line followed by a blank line.
+    assert.ok(!bytes.includes(13), "no CR bytes");
+    assert.ok(text.startsWith('data: {"id":"chatcmpl-'));
+    assert.ok(text.endsWith("\n\ndata: [DONE]\n\n"));
+    const events = text.slice(0, -2).split("\n\n");
+    for (const event of events) assert.match(event, /^data: [^\n]+$/);
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)));
+    assert.deepEqual(chunks[0].choices[0].delta, { role: "assistant", content: "" });
+    const usageChunk = chunks.at(-1);
+    assert.deepEqual(usageChunk.choices, []);
+    assert.equal(usageChunk.usage.completion_tokens, 8);
+    const finishChunk = chunks.at(-2);
+    assert.deepEqual(finishChunk.choices[0].delta, {});
+    assert.equal(finishChunk.choices[0].finish_reason, "length");
+    for (const chunk of chunks.slice(0, -1)) assert.equal(chunk.usage, null);
+    const ids = new Set(chunks.map((c) => c.id));
+    assert.equal(ids.size, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test("openai sdk lists the model and reports errors", async () => {
   const server = await startServer({ modelId: "stories" });
   try {
