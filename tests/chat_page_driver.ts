@@ -62,7 +62,7 @@ async function report(page: Page, pageErrors: string[]): Promise<PageReport> {
   };
 }
 
-/** Two turns at temperature 0: the first sent with Enter, the second with the button. */
+/** Sends two turns at temperature 0, the first with Enter and the second with the button. */
 async function replyScenario(page: Page, pageErrors: string[]): Promise<PageReport> {
   await page.fill("#max-tokens", "40");
   await page.fill("#temperature", "0");
@@ -73,7 +73,7 @@ async function replyScenario(page: Page, pageErrors: string[]): Promise<PageRepo
   return await report(page, pageErrors);
 }
 
-/** A long reply stopped with the Stop button after a few chunks arrived. */
+/** Starts a long reply and stops it with the Stop button after a few chunks arrive. */
 async function stopScenario(page: Page, pageErrors: string[]): Promise<PageReport> {
   await page.fill("#max-tokens", "200");
   await send(page, "hello", true);

@@ -77,7 +77,7 @@ Deno.test({
     const log = (message: string) => lines.push(message);
     try {
       const page = await drive(
-        // The GGUF says 128 positions, too few for two chat turns; the model was trained on 512.
+        // The GGUF declares 128 positions, too few for two chat turns, but the model was trained on 512.
         { model, nCtx: 512, logger: { debug() {}, info: log, warn: log, error: log } },
         "reply",
       );
