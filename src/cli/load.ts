@@ -60,13 +60,7 @@ export async function loadModelOption(
     cacheType,
     threads,
     logger: io.logger,
-    onProgress: io.status
-      ? (loaded, total) =>
-        io.status!(
-          `loading weights ${formatBytes(loaded)} / ${formatBytes(total)}`,
-          loaded >= total,
-        )
-      : undefined,
+    onProgress: io.status ? loadProgress(io.status) : undefined,
   });
   const hp = model.hparams;
   io.logger.info(
@@ -82,6 +76,18 @@ export async function loadModelOption(
     } per session), threads ${threads}`,
   );
   return { model, path, nCtx: model.nCtx, threads };
+}
+
+/** Returns a weight-loading progress callback that redraws at most every 100 ms. */
+function loadProgress(status: NonNullable<CliIo["status"]>) {
+  let last = -Infinity;
+  return (loaded: number, total: number) => {
+    const done = loaded >= total;
+    if (!done && performance.now() - last < 100) return;
+    last = performance.now();
+    const percent = total > 0 ? ((100 * loaded) / total).toFixed(1) : "100.0";
+    status(`loading weights ${percent}% ${formatBytes(loaded)} / ${formatBytes(total)}`, done);
+  };
 }
 
 /** Tensor counts and bytes per GGML type, largest first: `Q4_K 193 (3.80 GiB), ...`. */
