@@ -2,7 +2,8 @@
  * Loads flint's WebAssembly kernels into a shared `WebAssembly.Memory` and hands out
  * aligned regions of it. The same C source is built for wasm32 (up to 4 GiB) and
  * wasm64/memory64 (past 4 GiB); on wasm64 every pointer and `size_t` argument is a
- * BigInt, which `ptr()` hides.
+ * BigInt, which `ptr()` hides. Where `SharedArrayBuffer` is missing, the memory is not
+ * shared and the kernels run on the calling thread only.
  */
 
 /** Which build of the kernels to load. */
@@ -21,6 +22,11 @@ export interface LoadKernelsOptions {
   relaxed?: boolean;
   /** Initial memory size in bytes (rounded up to 64 KiB pages). Default 16 MiB. */
   initialBytes?: number;
+  /**
+   * Share the memory so worker threads can run kernels on it. Default true when the
+   * engine has `SharedArrayBuffer`; false gives a plain memory for one thread.
+   */
+  shared?: boolean;
 }
 
 const PAGE = 65536;
@@ -111,26 +117,95 @@ function supportsMemory64(): boolean {
   }
 }
 
+/**
+ * Folder of the `.wasm` files relative to this module. `tools/bundle.ts` rewrites this
+ * line, because a bundle keeps them beside itself.
+ */
+const KERNELS_DIR = "../../kernels/";
+
 async function fetchWasm(target: string, variant: string): Promise<Uint8Array<ArrayBuffer>> {
-  const url = new URL(`../../kernels/flint-${target}-${variant}.wasm`, import.meta.url);
-  if (url.protocol === "file:") return await Deno.readFile(url);
+  const url = new URL(`${KERNELS_DIR}flint-${target}-${variant}.wasm`, import.meta.url);
+  if (url.protocol === "file:" && typeof Deno !== "undefined") return await Deno.readFile(url);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`cannot fetch kernels from ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Creates the shared memory for a build. */
+/**
+ * Creates the memory for a build, shared unless `shared` is false.
+ *
+ * NOTE: growing a memory that is not shared detaches its `ArrayBuffer`, so typed-array
+ * views made before an `alloc` that grew it read as empty. `loadModel` sizes the initial
+ * memory for the weights, one KV cache and the scratch buffers to avoid that.
+ */
 export function createMemory(
   target: "wasm32" | "wasm64",
   initialBytes: number,
+  shared = true,
 ): WebAssembly.Memory {
   const initial = Math.max(32, Math.ceil(initialBytes / PAGE));
   // 16 GiB is V8's memory64 limit; 4 GiB is all wasm32 can address.
   const maximum = target === "wasm64" ? 262144 : 65536;
   const descriptor = target === "wasm64"
-    ? { initial: BigInt(initial), maximum: BigInt(maximum), shared: true, address: "i64" }
-    : { initial, maximum, shared: true };
+    ? { initial: BigInt(initial), maximum: BigInt(maximum), shared, address: "i64" }
+    : { initial, maximum, shared };
   return new WebAssembly.Memory(descriptor as unknown as WebAssembly.MemoryDescriptor);
+}
+
+/** Reads an unsigned LEB128 number at `pos` and returns it with the position after it. */
+function readLeb(bytes: Uint8Array, pos: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (pos >= bytes.length) throw new RangeError("kernel module ends inside a LEB128 number");
+    const byte = bytes[pos++];
+    value += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) return [value, pos];
+    scale *= 128;
+  }
+}
+
+/**
+ * Returns a copy of a kernel module whose imported memory is not shared, so it links
+ * against a plain `WebAssembly.Memory`. Only the shared bit (0x02) of the import's limits
+ * flags changes. The flags value is below 0x80, so it is one byte and no offset moves.
+ * The module's atomic instructions stay valid on a plain memory, and its one
+ * `memory.atomic.wait32` runs only in a second instance on the same memory, which a
+ * single-threaded run never creates.
+ */
+export function unshareMemoryImport(module: Uint8Array): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(module);
+  let pos = 8; // magic and version
+  while (pos < bytes.length) {
+    const id = bytes[pos];
+    const [size, start] = readLeb(bytes, pos + 1);
+    pos = start + size;
+    if (id !== 2) continue; // not the import section
+    let p = start;
+    let count: number;
+    [count, p] = readLeb(bytes, p);
+    for (let i = 0; i < count; i++) {
+      let length: number;
+      [length, p] = readLeb(bytes, p); // module name
+      p += length;
+      [length, p] = readLeb(bytes, p); // field name
+      p += length;
+      const kind = bytes[p++];
+      if (kind === 2) {
+        bytes[p] &= ~0x02;
+        return bytes;
+      }
+      if (kind === 0) [, p] = readLeb(bytes, p); // function: type index
+      else if (kind === 1) { // table: reference type, then limits
+        const flags = bytes[p + 1];
+        [, p] = readLeb(bytes, p + 2);
+        if (flags & 1) [, p] = readLeb(bytes, p);
+      } else if (kind === 3) p += 2; // global: value type and mutability
+      else if (kind === 4) [, p] = readLeb(bytes, p + 1); // tag: attribute, type index
+      else throw new RangeError(`kernel module has an import of unknown kind ${kind}`);
+    }
+  }
+  throw new RangeError("kernel module imports no memory");
 }
 
 /** Loads and instantiates the kernels, choosing the fastest build the engine runs. */
@@ -142,8 +217,9 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
     relaxed = false;
     bytes = await fetchWasm(target, "simd128");
   }
-  const module = await WebAssembly.compile(bytes);
-  const memory = createMemory(target, options.initialBytes ?? 16 * 1024 * 1024);
+  const shared = options.shared ?? typeof SharedArrayBuffer !== "undefined";
+  const module = await WebAssembly.compile(shared ? bytes : unshareMemoryImport(bytes));
+  const memory = createMemory(target, options.initialBytes ?? 16 * 1024 * 1024, shared);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as Exports;
   const version = exports.flint_abi_version();
