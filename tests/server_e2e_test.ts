@@ -405,6 +405,8 @@ test("client disconnect mid-stream frees its slot", async () => {
     }
     assert.equal(gated!.cancelled, 1);
     gated!.gate.resolve();
+    // Let the held pull run on; it must find the stream cancelled and generate nothing.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(gated!.pulled, 5, "no token was generated after the disconnect");
     const health = await (await fetch(`${server.url}/health`)).json();
     assert.equal(health.slots_idle, 1);
