@@ -65,6 +65,11 @@ export class GenerationRun {
     return this.#lease.slotId;
   }
 
+  /** True once the client has disconnected. */
+  get clientGone(): boolean {
+    return this.#clientSignal.aborted;
+  }
+
   /** The next chunk, or `undefined` once the stream has ended or was stopped. */
   async next(): Promise<GenerationChunk | undefined> {
     if (this.#stopped) return undefined;

@@ -76,6 +76,12 @@ export function sseResponse(
           finish({ status: 200, usage: chunk.usage, generationMs: elapsed(run) });
         }
       } catch (error) {
+        if (run.clientGone) {
+          // The engine reports the abort as an error; the client is not there to read it.
+          await run.stop();
+          finish({ status: 200, cancelled: true });
+          return;
+        }
         const message = error instanceof Error ? error.message : String(error);
         logger.error(`generation failed after streaming began: ${message}`);
         const apiError = error instanceof ApiError
