@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_TESTDATA, testdataPath } from "./testdata.ts";
-import { ContextError, loadModel, type Model, ModelError } from "../src/model/mod.ts";
+import { allocKvCache, ContextError, loadModel, type Model, ModelError } from "../src/model/mod.ts";
 import type { GenerationChunk } from "../src/engine/types.ts";
 import { GenerateOptionError } from "../src/engine/mod.ts";
 import { GgmlType } from "../src/gguf/mod.ts";
@@ -217,6 +217,18 @@ Deno.test({
     );
     assert.equal(chunks.at(-1)!.usage!.completionTokens <= 2, true);
     assert.ok(chunks.at(-1)!.usage!.promptTokens > 3);
+  },
+});
+
+Deno.test({
+  name: "forward rejects positions past the cache",
+  ...opts,
+  async fn() {
+    const m = await model();
+    const cache = allocKvCache(m.kernels, m.hparams, 8, "f32");
+    assert.throws(() => m.forward.eval(cache, [1, 2, 3], 6), ContextError);
+    assert.throws(() => m.forward.eval(cache, [1], -1), ContextError);
+    assert.equal(m.forward.eval(cache, [1, 2], 6).length, m.hparams.nVocab);
   },
 });
 

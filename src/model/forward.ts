@@ -10,6 +10,7 @@ import { Ops, ropeCache } from "../kernels/ops.ts";
 import { activationRowBytes, activationType, getRows } from "../kernels/quant.ts";
 import type { Kernels } from "../kernels/runtime.ts";
 import type { GgmlType } from "../gguf/mod.ts";
+import { ContextError } from "./errors.ts";
 import type { LlamaHparams } from "./hparams.ts";
 import type { KvCache } from "./kv_cache.ts";
 import type { LlamaWeights, Weight } from "./weights.ts";
@@ -118,7 +119,8 @@ export class LlamaForward {
   /**
    * Runs `tokens` at positions `pos0, pos0 + 1, …`, writing their K and V into `cache`.
    * Returns the logits of the last token (`last`, [n_vocab]), of every token (`all`,
-   * [tokens.length][n_vocab]) or none. The caller checks that the positions fit.
+   * [tokens.length][n_vocab]) or none. Throws `ContextError` when the positions do not
+   * fit the cache.
    */
   eval(
     cache: KvCache,
@@ -127,6 +129,11 @@ export class LlamaForward {
     mode: LogitsMode = "last",
   ): Float32Array {
     const n = tokens.length;
+    if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + n > cache.nCtx) {
+      throw new ContextError(
+        `cannot evaluate ${n} tokens at position ${pos0}: the KV cache holds ${cache.nCtx} positions`,
+      );
+    }
     let outFloats = 0;
     if (mode === "all") outFloats = n * this.hp.nVocab;
     else if (mode === "last") outFloats = this.hp.nVocab;
