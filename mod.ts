@@ -1,11 +1,67 @@
 /**
- * flint runs GGUF language models from JavaScript: a GGUF reader, WebAssembly SIMD
- * kernels, tokenizers, a llama-family forward pass and an OpenAI-compatible handler.
+ * flint runs GGUF language models from JavaScript: it reads a GGUF file, loads the
+ * weights into WebAssembly memory, runs a llama-family model (Llama, Mistral and
+ * their fine-tunes) with SIMD kernels on worker threads, and streams tokens, either to
+ * your code or through an OpenAI-compatible `Request → Response` handler.
+ *
+ * - {@link loadModel} loads a model from a path, URL, `hf:` ref or bytes.
+ * - {@link Model.createSession} gives a session whose `generate` and `chat` return
+ *   streams of {@link GenerationChunk}s.
+ * - {@link Model.tokenizer} encodes and decodes text ({@link Tokenizer}).
+ * - {@link createHandler} serves a model over HTTP for `Deno.serve` or any fetch host.
+ *
+ * The GGUF reader and writer are in the `./gguf` export, the command line in `./cli`.
+ *
+ * @example Stream a completion
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("hf:owner/repo/model.Q4_K_M.gguf", { nCtx: 2048 });
+ * const session = model.createSession();
+ * for await (const chunk of session.generate("Once upon a time", { maxTokens: 64 })) {
+ *   await Deno.stdout.write(new TextEncoder().encode(chunk.text));
+ * }
+ * await model.close();
+ * ```
+ *
+ * @example Serve the OpenAI API
+ * ```ts ignore
+ * import { createHandler, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * Deno.serve({ port: 8080 }, createHandler({ model }));
+ * ```
  *
  * @module
  */
 
-export * from "./src/gguf/mod.ts";
+// Loading a model.
+export { loadModel, type LoadModelOptions, type ModelInput } from "./src/library/load.ts";
+export {
+  type CacheType,
+  ContextError,
+  DEFAULT_MAX_CTX,
+  type LlamaHparams,
+  type Logger,
+  Model,
+  ModelError,
+  type ModelErrorContext,
+} from "./src/model/mod.ts";
+export { DownloadError, type DownloadProgress, ModelSourceError } from "./src/hub/mod.ts";
+
+// Generating text.
+export { GenerateOptionError, LlamaSession, type SessionStats } from "./src/engine/mod.ts";
+export type {
+  ChatMessage,
+  FinishReason,
+  GenerateOptions,
+  GenerationChunk,
+  Session,
+  TokenLogprob,
+  Usage,
+} from "./src/engine/types.ts";
+
+// The tokenizer and chat templates.
 export {
   createTokenizer,
   type CreateTokenizerOptions,
@@ -31,24 +87,33 @@ export {
   chooseChatTemplate,
   VICUNA_SYSTEM_PROMPT,
 } from "./src/chat/mod.ts";
-export { ApiError, createHandler, QueueFullError } from "./src/server/mod.ts";
-export type { CorsOption, Handler, HandlerOptions, ServerModel } from "./src/server/mod.ts";
-export {
-  ContextError,
-  DEFAULT_MAX_CTX,
-  type LlamaHparams,
-  loadModel,
-  type LoadModelOptions,
-  Model,
-  ModelError,
-} from "./src/model/mod.ts";
-export { GenerateOptionError, LlamaSession, type SessionStats } from "./src/engine/mod.ts";
+
+// Serving over HTTP.
+export { ApiError, type ApiErrorType, createHandler, QueueFullError } from "./src/server/mod.ts";
 export type {
-  ChatMessage,
-  FinishReason,
-  GenerateOptions,
-  GenerationChunk,
-  Session,
-  TokenLogprob,
-  Usage,
-} from "./src/engine/types.ts";
+  CorsOption,
+  Handler,
+  HandlerOptions,
+  ServerModel,
+  ServerTokenizer,
+} from "./src/server/mod.ts";
+
+// Reading GGUF files.
+export {
+  closeGguf,
+  formatInspect,
+  GgmlType,
+  ggmlTypeName,
+  GgufError,
+  type GgufErrorContext,
+  type GgufFile,
+  type GgufInput,
+  type GgufPart,
+  type GgufSource,
+  type GgufTensorInfo,
+  type GgufValue,
+  GgufValueType,
+  type InspectOptions,
+  readGguf,
+  type ReadGgufOptions,
+} from "./src/gguf/mod.ts";
