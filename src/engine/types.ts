@@ -4,9 +4,23 @@
  * these types only.
  */
 
-/** A chat message, as the OpenAI API and chat templates see it. */
+/**
+ * A chat message, as the OpenAI API and chat templates see it.
+ *
+ * @example
+ * ```ts
+ * import type { ChatMessage } from "@flint/flint";
+ *
+ * const messages: ChatMessage[] = [
+ *   { role: "system", content: "You are terse." },
+ *   { role: "user", content: "Name a prime number." },
+ * ];
+ * ```
+ */
 export interface ChatMessage {
+  /** Who wrote the message. */
   role: "system" | "user" | "assistant";
+  /** The message text. */
   content: string;
 }
 
@@ -42,19 +56,52 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
-/** One alternative token with its log-probability. */
+/**
+ * One alternative token with its log-probability.
+ *
+ * @example
+ * ```ts
+ * import type { TokenLogprob } from "@flint/flint";
+ *
+ * const alternative: TokenLogprob = { token: 403, text: " upon", logprob: -0.02 };
+ * ```
+ */
 export interface TokenLogprob {
+  /** Token id. */
   token: number;
+  /** The token decoded on its own. */
   text: string;
+  /** Natural logarithm of the token's probability. */
   logprob: number;
 }
 
-/** Why generation ended. */
+/**
+ * Why generation ended: `"stop"` for an end-of-generation token or a stop string,
+ * `"length"` for `maxTokens` or a full context.
+ *
+ * @example
+ * ```ts
+ * import type { FinishReason } from "@flint/flint";
+ *
+ * const reason: FinishReason = "length";
+ * ```
+ */
 export type FinishReason = "stop" | "length";
 
-/** Token counts of one generation. */
+/**
+ * Token counts of one generation.
+ *
+ * @example
+ * ```ts
+ * import type { Usage } from "@flint/flint";
+ *
+ * const usage: Usage = { promptTokens: 5, completionTokens: 64 };
+ * ```
+ */
 export interface Usage {
+  /** Tokens in the prompt, BOS and chat template included. */
   promptTokens: number;
+  /** Tokens generated, not counting an end-of-generation token. */
   completionTokens: number;
 }
 
@@ -72,7 +119,9 @@ export interface GenerationChunk {
   logprob?: number;
   /** The most likely alternatives when `logprobs` > 0. */
   topLogprobs?: TokenLogprob[];
+  /** Set on the last chunk only. */
   finishReason?: FinishReason;
+  /** Set on the last chunk only. */
   usage?: Usage;
 }
 

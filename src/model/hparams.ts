@@ -11,10 +11,15 @@ export interface LlamaHparams {
   arch: string;
   /** Context length the model was trained with (`llama.context_length`). */
   nCtxTrain: number;
+  /** Width of the residual stream (`llama.embedding_length`). */
   nEmbd: number;
+  /** Number of transformer blocks (`llama.block_count`). */
   nLayer: number;
+  /** Query heads (`llama.attention.head_count`). */
   nHead: number;
+  /** Key/value heads (`llama.attention.head_count_kv`); fewer than nHead means grouped-query attention. */
   nHeadKv: number;
+  /** Hidden width of the feed-forward network (`llama.feed_forward_length`). */
   nFf: number;
   /** Size of one attention head: nEmbd / nHead. */
   nEmbdHead: number;
@@ -28,6 +33,7 @@ export interface LlamaHparams {
   ropeFreqScale: number;
   /** RMSNorm epsilon. */
   fNormRmsEps: number;
+  /** Vocabulary size (`llama.vocab_size`, else the length of the token list). */
   nVocab: number;
 }
 
