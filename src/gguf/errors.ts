@@ -21,14 +21,22 @@ export interface GgufErrorContext {
  * throws; the fields locate the problem.
  */
 export class GgufError extends SyntaxError {
+  /** File path, URL or other name of the source. */
   readonly source: string;
+  /** Absolute byte offset in the file, when known. */
   readonly offset?: number;
+  /** Metadata key being read, when any. */
   readonly key?: string;
+  /** Tensor being read, when any. */
   readonly tensor?: string;
+  /** Value found in the file, rendered as text. */
   readonly found?: string;
+  /** What a valid file has there. */
   readonly expected?: string;
+  /** Likely cause and fix, for problems with a known remedy. */
   readonly hint?: string;
 
+  /** Builds the message from `message` and the context that locates the problem. */
   constructor(message: string, context: GgufErrorContext, options?: ErrorOptions) {
     super(formatMessage(message, context), options);
     this.name = "GgufError";

@@ -69,7 +69,9 @@ export interface GgufPart {
   source: string;
   /** File size in bytes. */
   size: number;
+  /** GGUF format version (2 or 3). */
   version: number;
+  /** Alignment of tensor data in bytes (`general.alignment`, default 32). */
   alignment: number;
   /** Absolute offset of this file's data section. */
   dataOffset: number;
@@ -81,6 +83,7 @@ export interface GgufPart {
 export interface GgufFile {
   /** Name of the (first) source. */
   source: string;
+  /** GGUF format version of the (first) file. */
   version: number;
   /** Metadata of the (first) file, in file order. */
   metadata: Map<string, GgufValue>;
@@ -90,6 +93,7 @@ export interface GgufFile {
   arrayTypes: Map<string, GgufValueType>;
   /** Every tensor of every part, in file order. */
   tensors: GgufTensorInfo[];
+  /** Alignment of tensor data in bytes (`general.alignment`, default 32). */
   alignment: number;
   /** Absolute offset of the data section in the (first) file. */
   dataOffset: number;

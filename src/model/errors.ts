@@ -17,12 +17,18 @@ export interface ModelErrorContext {
  * hyperparameter, a missing tensor, or a tensor of the wrong shape or type.
  */
 export class ModelError extends Error {
+  /** File path or other name of the model source. */
   readonly source: string;
+  /** Metadata key, when the problem is in the metadata. */
   readonly key?: string;
+  /** Tensor name, when the problem is a tensor. */
   readonly tensor?: string;
+  /** Value found, rendered as text. */
   readonly found?: string;
+  /** What a usable model has there. */
   readonly expected?: string;
 
+  /** Builds the message from `message` and the context, as in `... (source, key "k"): found x, expected y`. */
   constructor(message: string, context: ModelErrorContext, options?: ErrorOptions) {
     const where = [`"${context.source}"`];
     if (context.key !== undefined) where.push(`key "${context.key}"`);
@@ -44,6 +50,7 @@ export class ModelError extends Error {
 
 /** A request that does not fit the session's context, or an invalid token id. */
 export class ContextError extends RangeError {
+  /** Creates the error; `options.cause` carries the underlying failure. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ContextError";

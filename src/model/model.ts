@@ -16,11 +16,29 @@ import { type LlamaHparams, readLlamaHparams } from "./hparams.ts";
 import { allocKvCache, type CacheType, type KvCache, kvCacheBytes } from "./kv_cache.ts";
 import { isKnownUnused, loadWeights, planWeights } from "./weights.ts";
 
-/** Log sink; `console` fits. */
+/**
+ * Log sink; `console` fits.
+ *
+ * @example Warnings and errors only
+ * ```ts
+ * import type { Logger } from "@flint/flint";
+ *
+ * const logger: Logger = {
+ *   debug() {},
+ *   info() {},
+ *   warn: (message) => console.warn(message),
+ *   error: (message) => console.error(message),
+ * };
+ * ```
+ */
 export interface Logger {
+  /** Detail for debugging, such as the kernel build chosen. */
   debug(message: string): void;
+  /** Progress and facts about the model. */
   info(message: string): void;
+  /** Something that works but may not be what the caller meant. */
   warn(message: string): void;
+  /** A failure. */
   error(message: string): void;
 }
 
@@ -54,19 +72,43 @@ export const DEFAULT_MAX_CTX = 4096;
 const WASM32_HEADROOM = 256 * 1024 * 1024;
 const WASM32_LIMIT = 4 * 1024 * 1024 * 1024;
 
-/** A loaded model; create a session per conversation. */
+/**
+ * A loaded model; create a session per conversation. Made by `loadModel`.
+ *
+ * @example Two independent conversations
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * console.log(model.name, model.hparams.nLayer, model.tokenizer.vocabSize);
+ * const a = model.createSession();
+ * const b = model.createSession({ nCtx: 256 });
+ * // ... a.generate(...), b.generate(...)
+ * a.close();
+ * b.close();
+ * await model.close();
+ * ```
+ */
 export class Model {
+  /** `general.name` from the metadata, else the source path or URL. */
   readonly name: string;
+  /** The parsed GGUF header. */
   readonly file: GgufFile;
+  /** Hyperparameters from the metadata. */
   readonly hparams: LlamaHparams;
+  /** The model's tokenizer. */
   readonly tokenizer: Tokenizer;
   /** Context length the model was trained with (from the metadata). */
   readonly nCtxTrain: number;
   /** Session context size when `createSession` is not given one. */
   readonly nCtx: number;
+  /** KV cache element type of sessions when `createSession` is not given one. */
   readonly cacheType: CacheType;
+  /** @internal The kernel instance and its memory. */
   readonly kernels: Kernels;
+  /** @internal The forward pass over the loaded weights. */
   readonly forward: LlamaForward;
+  /** The logger given to `loadModel`. */
   readonly logger: Logger;
   /** The chat template `chat()` applies. */
   readonly chatTemplate: ChatTemplateChoice;
@@ -75,6 +117,7 @@ export class Model {
   readonly #freeCaches: KvCache[] = [];
   #closed = false;
 
+  /** @internal Use `loadModel`. */
   constructor(init: {
     file: GgufFile;
     hparams: LlamaHparams;
