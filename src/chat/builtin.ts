@@ -4,6 +4,7 @@ import type { PromptPart, Tokenizer } from "../tokenizer/mod.ts";
 /** The built-in chat formats. */
 export type BuiltinTemplateName = "vicuna" | "chatml" | "llama2" | "llama3" | "mistral";
 
+/** Every built-in chat format, for option validation and help text. */
 export const BUILTIN_TEMPLATES: readonly BuiltinTemplateName[] = [
   "vicuna",
   "chatml",
@@ -13,7 +14,7 @@ export const BUILTIN_TEMPLATES: readonly BuiltinTemplateName[] = [
 ];
 
 /** WizardLM-2's default system sentence, the one Vicuna v1.1 uses. */
-export const VICUNA_SYSTEM_PROMPT = "A chat between a curious user and an artificial " +
+export const VICUNA_SYSTEM_PROMPT: string = "A chat between a curious user and an artificial " +
   "intelligence assistant. The assistant gives helpful, detailed, and polite answers to " +
   "the user's questions.";
 

@@ -12,8 +12,11 @@ import { JinjaChatTemplate } from "./jinja.ts";
 
 /** Receives the template choice and fallbacks; library code never logs on its own. */
 export interface ChatLogger {
+  /** Detail for debugging. */
   debug?(message: string): void;
+  /** The template chosen and why. */
   info?(message: string): void;
+  /** A fallback, such as a Jinja template that failed to render. */
   warn?(message: string): void;
 }
 
@@ -24,9 +27,11 @@ export type ChatTemplate =
 
 /** The template `chooseChatTemplate` picked and why. */
 export interface ChatTemplateChoice {
+  /** The template to apply. */
   template: ChatTemplate;
   /** Human-readable name: a built-in name, or "gguf" for `tokenizer.chat_template`. */
   name: string;
+  /** Why this template was chosen, for logs. */
   reason: string;
 }
 
@@ -102,6 +107,7 @@ function pick(file: TokenizerSource, force: string | undefined): ChatTemplateCho
 }
 
 /** Options of `applyChatTemplate`. */
+/** Options of `applyChatTemplate`. */
 export interface ApplyChatTemplateOptions {
   /**
    * The template: a choice from `chooseChatTemplate`, a `ChatTemplate`, or a built-in
@@ -110,6 +116,7 @@ export interface ApplyChatTemplateOptions {
   template?: ChatTemplateChoice | ChatTemplate | BuiltinTemplateName;
   /** End with the opening of an assistant turn. Default true. */
   addGenerationPrompt?: boolean;
+  /** Receives warnings about template fallbacks. */
   logger?: ChatLogger;
 }
 
@@ -130,6 +137,19 @@ const templateCache = new Map<string, JinjaChatTemplate>();
  * message content is tokenized as plain text, so `</s>` or `<|im_end|>` typed by a user
  * stays text. For content without special-token text, the ids equal llama.cpp's
  * tokenization of `text` with special-token parsing.
+ *
+ * @example A ChatML prompt for a model's tokenizer
+ * ```ts ignore
+ * import { applyChatTemplate, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * const prompt = applyChatTemplate(
+ *   [{ role: "user", content: "Hello" }],
+ *   model.tokenizer,
+ *   { template: "chatml" },
+ * );
+ * console.log(prompt.text, prompt.tokens.length);
+ * ```
  */
 export function applyChatTemplate(
   messages: ChatMessage[],

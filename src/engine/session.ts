@@ -52,6 +52,7 @@ export const MAX_LOGPROBS = 20;
 
 /** A request that is invalid before any work is done (bad option or token id). */
 export class GenerateOptionError extends RangeError {
+  /** Creates the error with a message that names the option and the value expected. */
   constructor(message: string) {
     super(message);
     this.name = "GenerateOptionError";
@@ -80,6 +81,7 @@ export class LlamaSession implements Session {
     generateMs: 0,
   };
 
+  /** @internal Use `Model.createSession`. */
   constructor(options: SessionOptions) {
     this.#forward = options.forward;
     this.#tokenizer = options.tokenizer;
