@@ -8,6 +8,7 @@ export class TokenizerError extends Error {
   /** The offending value, rendered as text. */
   readonly found?: string;
 
+  /** Creates the error; `context` names the metadata key and the value found. */
   constructor(message: string, context: { key?: string; found?: string } = {}) {
     super(message);
     this.name = "TokenizerError";

@@ -41,12 +41,24 @@ export type PromptPart =
   | { text: string; parseSpecial?: boolean }
   | { token: number };
 
-/** Turns text into token ids and back, for one GGUF vocabulary. */
+/**
+ * Turns text into token ids and back, for one GGUF vocabulary.
+ *
+ * @example Encode and decode with a model's tokenizer
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * const ids = tokenizer.encode("Once upon a time", { addSpecial: true }); // [1, 403, ...]
+ * console.log(tokenizer.decode(ids)); // "Once upon a time"
+ * ```
+ */
 export interface Tokenizer {
   /** "spm" for `tokenizer.ggml.model` "llama", "bpe" for "gpt2". */
   readonly type: VocabType;
   /** `tokenizer.ggml.pre`, or "" when absent. */
   readonly pre: string;
+  /** Number of tokens in the vocabulary. */
   readonly vocabSize: number;
   /** BOS id, or -1 when the model has none. */
   readonly bos: number;
@@ -56,12 +68,14 @@ export interface Tokenizer {
   readonly eot?: number;
   /** Whether `encode` adds BOS / EOS with `addSpecial`. */
   readonly addBos: boolean;
+  /** Whether `encode` adds EOS with `addSpecial`. */
   readonly addEos: boolean;
   /** Whether SPM encoding puts a space before the text. */
   readonly addSpacePrefix: boolean;
   /** Ids that end generation: EOS, EOT, EOM and other end-of-turn tokens. */
   readonly eogIds: ReadonlySet<number>;
 
+  /** Encodes text to token ids as llama.cpp does. */
   encode(text: string, options?: EncodeOptions): number[];
   /**
    * Encodes a prompt given as parts. Each text part is scanned for special tokens only
@@ -69,6 +83,7 @@ export interface Tokenizer {
    * tokenizing, so without special tokens the ids equal those of the joined string.
    */
   encodeParts(parts: PromptPart[], options?: { addSpecial?: boolean }): number[];
+  /** Decodes token ids to text; bytes that are not valid UTF-8 become U+FFFD. */
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
   /** The bytes a token stands for (`special` as in `decode`). */
   tokenToBytes(id: number, options?: { special?: boolean }): Uint8Array;
@@ -78,6 +93,7 @@ export interface Tokenizer {
   tokenText(id: number): string;
   /** The id of a token with exactly this stored text, if any. */
   tokenId(text: string): number | undefined;
+  /** True for tokens that end generation (those in `eogIds`). */
   isEog(id: number): boolean;
   /** True for CONTROL tokens (BOS, EOS, chat markers). */
   isControl(id: number): boolean;
@@ -98,6 +114,7 @@ export interface IncrementalDecoder {
 
 /** Options of `createTokenizer`. */
 export interface CreateTokenizerOptions {
+  /** Receives warnings about questionable metadata. */
   logger?: TokenizerLogger;
 }
 

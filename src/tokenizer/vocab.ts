@@ -34,7 +34,9 @@ export type VocabType = "spm" | "bpe";
 
 /** Receives warnings about questionable metadata; library code never logs on its own. */
 export interface TokenizerLogger {
+  /** Questionable metadata that the tokenizer works around. */
   warn?(message: string): void;
+  /** Detail for debugging. */
   debug?(message: string): void;
 }
 
