@@ -14,6 +14,7 @@ import {
 
 /** A download snapshot for progress displays. */
 export interface DownloadProgress {
+  /** The URL being downloaded. */
   url: string;
   /** Bytes on disk, including those from an earlier, interrupted run. */
   received: number;
@@ -23,6 +24,7 @@ export interface DownloadProgress {
   bytesPerSecond: number;
   /** Seconds left at the current rate, when the total is known. */
   etaSeconds: number | undefined;
+  /** True on the last report, once the whole file is on disk. */
   done: boolean;
 }
 
@@ -55,7 +57,9 @@ export interface ResolveOptions extends DownloadOptions {
 
 /** A download that failed for good: bad status, size mismatch, or out of retries. */
 export class DownloadError extends Error {
+  /** Always "DownloadError". */
   override name = "DownloadError";
+  /** Creates the error for `url`; the message says what failed. */
   constructor(readonly url: string, message: string, options?: ErrorOptions) {
     super(`download of ${url} failed: ${message}`, options);
   }

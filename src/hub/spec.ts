@@ -18,7 +18,9 @@ export type ModelSource =
 
 /** An invalid model source string. */
 export class ModelSourceError extends Error {
+  /** Always "ModelSourceError". */
   override name = "ModelSourceError";
+  /** Creates the error for the source string and the reason it is invalid. */
   constructor(readonly source: string, reason: string) {
     super(`invalid model source '${source}': ${reason}`);
   }

@@ -13,7 +13,12 @@ export type ApiErrorType =
 
 /** An error with an HTTP status that is safe to show to the client. */
 export class ApiError extends Error {
+  /** Always "ApiError". */
   override name = "ApiError";
+  /**
+   * Creates the error with its HTTP status, the message the client sees and the fields
+   * of the OpenAI error object (default type from the status).
+   */
   constructor(
     readonly status: number,
     message: string,

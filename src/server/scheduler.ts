@@ -6,7 +6,9 @@ import type { Session } from "../engine/types.ts";
 
 /** Raised when every slot is busy and the queue already holds its maximum. */
 export class QueueFullError extends Error {
+  /** Always "QueueFullError". */
   override name = "QueueFullError";
+  /** Creates the error; `queueSize` is the queue's limit. */
   constructor(readonly queueSize: number) {
     super(`all slots are busy and ${queueSize} requests are already queued`);
   }

@@ -22,10 +22,12 @@ export const silentLogger: Logger = {
 
 /** The tokenizer calls used by `/tokenize`, `/detokenize` and token-id prompts. */
 export interface ServerTokenizer {
+  /** Encodes text; `addSpecial` adds BOS as the model wants, `parseSpecial` maps special-token text to ids. */
   encode(
     text: string,
     options?: { addSpecial?: boolean; parseSpecial?: boolean },
   ): ArrayLike<number>;
+  /** Decodes token ids to text. */
   decode(ids: ArrayLike<number>): string;
   /** Vocabulary size; when present, token ids in requests are checked against it. */
   readonly vocabSize?: number;
@@ -37,7 +39,9 @@ export interface ServerTokenizer {
 
 /** The parts of a loaded model that the handler uses. */
 export interface ServerModel {
+  /** The default model id in responses and `/v1/models`. */
   readonly name: string;
+  /** The tokenizer for `/tokenize`, `/detokenize` and token-id prompts. */
   readonly tokenizer: ServerTokenizer;
   /** Creates an independent KV cache; one per scheduler slot. */
   createSession(options?: { nCtx?: number }): Session;
@@ -48,6 +52,7 @@ export type CorsOption = boolean | string | string[];
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions {
+  /** The model to serve, usually from `loadModel`. */
   model: ServerModel;
   /** The id clients pass as `model`; default `model.name`. */
   modelId?: string;
