@@ -73,6 +73,7 @@ export {
   TokenizerError,
   type TokenizerLogger,
   type TokenizerSource,
+  type VocabType,
 } from "./src/tokenizer/mod.ts";
 export {
   applyChatTemplate,
@@ -94,6 +95,7 @@ export type {
   CorsOption,
   Handler,
   HandlerOptions,
+  Logger as ServerLogger,
   ServerModel,
   ServerTokenizer,
 } from "./src/server/mod.ts";
@@ -116,4 +118,5 @@ export {
   type InspectOptions,
   readGguf,
   type ReadGgufOptions,
+  type UrlSourceOptions,
 } from "./src/gguf/mod.ts";

@@ -6,9 +6,13 @@ import type { Session } from "../engine/types.ts";
 
 /** Log sink; `console` fits. Library code logs only through this. */
 export interface Logger {
+  /** Detail for debugging, such as slot and session events. */
   debug(message: string): void;
+  /** The line of a successful request. */
   info(message: string): void;
+  /** The line of a request rejected with a 4xx status. */
   warn(message: string): void;
+  /** The line of a failed request, and errors during generation. */
   error(message: string): void;
 }
 
