@@ -14,8 +14,10 @@ import {
   resolveModel,
 } from "../hub/mod.ts";
 import {
+  type CacheType,
   loadModel as loadGgufModel,
   type LoadModelOptions as ModelOptions,
+  type Logger,
   type Model,
 } from "../model/mod.ts";
 
@@ -53,7 +55,29 @@ export type ModelInput = string | URL | Uint8Array | GgufFile;
  * });
  * ```
  */
-export interface LoadModelOptions extends ModelOptions {
+export interface LoadModelOptions {
+  /** Default context size of sessions; default the model's, capped at 4096. */
+  nCtx?: number;
+  /**
+   * Threads for the kernels, including the calling one; default all cores. Without
+   * `Worker` or `SharedArrayBuffer` the kernels run on the calling thread only.
+   */
+  threads?: number;
+  /** KV cache element type of sessions; default "f16". */
+  cacheType?: CacheType;
+  /** Largest batch evaluated at once; longer prompts are split. Default 512. */
+  nBatch?: number;
+  /**
+   * Chat template: a built-in name (vicuna, chatml, llama2, llama3, mistral), "gguf" or
+   * Jinja source. Default: the GGUF's template, else one picked from the model name.
+   */
+  chatTemplate?: string;
+  /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
+  target?: "wasm32" | "wasm64";
+  /** Receives warnings about the model and debug detail; default silent. */
+  logger?: Logger;
+  /** Called after each tensor is read into memory, with the bytes so far and in total. */
+  onProgress?: (loadedBytes: number, totalBytes: number) => void;
   /**
    * Download a remote model into a cache folder once and load it from disk. `true`
    * uses `$FLINT_CACHE_DIR`, `$XDG_CACHE_HOME/flint` or `~/.cache/flint`, a string
@@ -69,6 +93,10 @@ export interface LoadModelOptions extends ModelOptions {
   /** Called during a `cache` download, at most four times a second and once at the end. */
   onDownloadProgress?: (progress: DownloadProgress) => void;
 }
+
+type MissingModelOptions = Exclude<keyof ModelOptions, keyof LoadModelOptions>;
+// Fails to compile when the model loader gains an option that is missing above.
+const _noMissingOptions: [MissingModelOptions] extends [never] ? true : false = true;
 
 function env(name: string): string | undefined {
   try {
