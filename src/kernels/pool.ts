@@ -3,15 +3,17 @@
  *
  * Each worker instantiates the same `WebAssembly.Module` on the same memory with a stack
  * of its own. A job is posted through a control block in that memory: the calling
- * thread writes the function and arguments, bumps a counter and computes its own share
- * of the rows while workers, spinning or woken from `Atomics.wait`, compute theirs. No
- * message is posted per job. Row ranges depend only on the row count, the grain and the
- * number of threads, and kernels compute each row independently of the split, so results
- * are bit-identical for any thread count.
+ * thread writes the function and arguments and bumps a counter. Then it and the workers,
+ * spinning or woken from `Atomics.wait`, claim chunks of the rows until none is left. No
+ * message is posted per job. Kernels compute each row the same way whatever range it is
+ * in, so which thread runs a chunk never changes the bits: results are identical for
+ * any thread count.
  */
 import type { Kernels } from "./runtime.ts";
 import type { Dispatcher } from "./ops.ts";
-import { CTL, type WorkerInit } from "./pool_protocol.ts";
+import { claimChunk, CTL, partRange, type WorkerInit } from "./pool_protocol.ts";
+
+export { partRange };
 
 /** Options for `KernelPool.create`. */
 export interface KernelPoolOptions {
@@ -19,6 +21,11 @@ export interface KernelPoolOptions {
   threads?: number;
   /** Stack bytes per worker; default 1 MiB, the size the module's own stack has. */
   stackBytes?: number;
+  /**
+   * Chunks per thread that a job's rows are split into; default 4. More chunks balance
+   * better when threads run at different speeds, and each costs one claim.
+   */
+  chunksPerThread?: number;
   /** Milliseconds a worker polls for the next job before it sleeps; default 2. */
   spinMillis?: number;
   /**
@@ -39,19 +46,6 @@ export class KernelPoolError extends Error {
 interface WorkerReply {
   ready?: boolean;
   error?: string;
-}
-
-/** Splits `[0, nRows)` into `parts` ranges whose boundaries are multiples of `grain`. */
-export function partRange(
-  nRows: number,
-  grain: number,
-  parts: number,
-  part: number,
-): [number, number] {
-  const units = Math.ceil(nRows / grain);
-  const begin = Math.floor(part * units / parts) * grain;
-  const end = Math.min(nRows, Math.floor((part + 1) * units / parts) * grain);
-  return [begin, end];
 }
 
 function asCode(result: unknown): number {
@@ -76,6 +70,7 @@ export class KernelPool implements Dispatcher {
   readonly #values: Float64Array;
   readonly #names: Map<string, number>;
   readonly #waitSpinMillis: number;
+  readonly #chunksPerThread: number;
   #closed = false;
 
   private constructor(
@@ -84,6 +79,7 @@ export class KernelPool implements Dispatcher {
     control: number,
     names: Map<string, number>,
     waitSpinMillis: number,
+    chunksPerThread: number,
   ) {
     this.kernels = kernels;
     this.threads = workers.length + 1;
@@ -93,6 +89,7 @@ export class KernelPool implements Dispatcher {
     this.#values = new Float64Array(buffer, control + CTL.VALUES_BYTE_OFFSET, CTL.MAX_ARGS);
     this.#names = names;
     this.#waitSpinMillis = waitSpinMillis;
+    this.#chunksPerThread = chunksPerThread;
     for (const worker of workers) worker.onmessage = null;
   }
 
@@ -104,6 +101,12 @@ export class KernelPool implements Dispatcher {
     const requested = options.threads ?? globalThis.navigator?.hardwareConcurrency ?? 1;
     if (!Number.isInteger(requested) || requested < 1) {
       throw new RangeError(`KernelPool: threads must be a positive integer, got ${requested}`);
+    }
+    const chunksPerThread = options.chunksPerThread ?? 4;
+    if (!Number.isInteger(chunksPerThread) || chunksPerThread < 1) {
+      throw new RangeError(
+        `KernelPool: chunksPerThread must be a positive integer, got ${chunksPerThread}`,
+      );
     }
     const threads = canUseWorkers(kernels) ? requested : 1;
     const names = Object.keys(kernels.exports).filter((name) =>
@@ -154,14 +157,27 @@ export class KernelPool implements Dispatcher {
       for (const worker of workers) worker.terminate();
       throw error;
     }
-    return new KernelPool(kernels, workers, control, nameIndex, options.waitSpinMillis ?? 1);
+    return new KernelPool(
+      kernels,
+      workers,
+      control,
+      nameIndex,
+      options.waitSpinMillis ?? 1,
+      options.chunksPerThread ?? 4,
+    );
+  }
+
+  /** Chunks that workers (not the calling thread) have run since the pool started. */
+  get workerChunks(): number {
+    return Atomics.load(this.#ctl, CTL.WORKER_CHUNKS);
   }
 
   /**
-   * Calls the export `name` with `args` and a row range for each part of `[0, nRows)`:
-   * part 0 on the calling thread, the others on workers. Returns when all parts are
-   * done: the first nonzero integer a part returned (the calling thread's first), else 0.
-   * Throws `KernelPoolError` when a worker's call threw (a wasm trap).
+   * Calls the export `name` with `args` and a row range for each chunk of `[0, nRows)`,
+   * and returns when all chunks are done. Threads claim chunks from a shared counter,
+   * so a worker that the OS has descheduled delays a job by one chunk at most. Returns
+   * the first nonzero integer a call returned (kernels return negative error codes),
+   * else 0. Throws `KernelPoolError` when a call threw (a wasm trap), after the job.
    */
   run(name: string, args: readonly (number | bigint)[], nRows: number, grain = 1): number {
     if (this.#closed) throw new KernelPoolError(`KernelPool: run(${name}) after close()`);
@@ -170,8 +186,9 @@ export class KernelPool implements Dispatcher {
       throw new KernelPoolError(`KernelPool: the kernels export no function ${name}`);
     }
     if (nRows <= 0) return 0;
-    const parts = Math.min(this.threads, Math.ceil(nRows / grain));
-    if (parts <= 1) return asCode(fn(...args, 0, nRows));
+    const units = Math.ceil(nRows / grain);
+    const chunks = Math.min(units, this.threads * this.#chunksPerThread, 0xffff);
+    if (this.threads === 1 || chunks <= 1) return asCode(fn(...args, 0, nRows));
     if (args.length > CTL.MAX_ARGS) {
       throw new RangeError(
         `KernelPool: ${name} takes ${args.length} arguments, at most ${CTL.MAX_ARGS} fit`,
@@ -183,53 +200,67 @@ export class KernelPool implements Dispatcher {
     ctl[CTL.NARGS] = args.length;
     ctl[CTL.NROWS] = nRows;
     ctl[CTL.GRAIN] = grain;
-    ctl[CTL.PARTS] = parts;
+    ctl[CTL.CHUNKS] = chunks;
     ctl[CTL.FAILED] = 0;
     ctl[CTL.RESULT] = 0;
+    ctl[CTL.DONE] = 0;
     for (let i = 0; i < args.length; i++) {
       const value = args[i];
       ctl[CTL.KINDS + i] = typeof value === "bigint" ? 1 : 0;
       this.#values[i] = Number(value);
     }
-    Atomics.store(ctl, CTL.PENDING, this.#workers.length);
-    Atomics.add(ctl, CTL.SEQ, 1);
+    const seq = (ctl[CTL.SEQ] + 1) | 0;
+    Atomics.store(ctl, CTL.NEXT, (seq & 0xffff) << 16);
+    Atomics.store(ctl, CTL.SEQ, seq);
     Atomics.notify(ctl, CTL.SEQ);
 
     let ownError: unknown;
     let ownResult = 0;
-    const [begin, end] = partRange(nRows, grain, parts, 0);
-    try {
-      ownResult = asCode(fn(...args, begin, end));
-    } catch (error) {
-      ownError = error;
+    for (let chunk = claimChunk(ctl, seq); chunk >= 0; chunk = claimChunk(ctl, seq)) {
+      if (Atomics.load(ctl, CTL.FAILED) === 0) {
+        const [begin, end] = partRange(nRows, grain, chunks, chunk);
+        try {
+          const result = asCode(fn(...args, begin, end));
+          if (ownResult === 0) ownResult = result;
+        } catch (error) {
+          ownError = error;
+          Atomics.compareExchange(ctl, CTL.FAILED, 0, -1);
+        }
+      }
+      Atomics.add(ctl, CTL.DONE, 1);
     }
-    this.#awaitWorkers();
+    this.#awaitChunks(chunks);
 
-    if (ownError !== undefined) throw ownError;
     const failed = Atomics.load(ctl, CTL.FAILED);
+    if (failed === -1) {
+      throw new KernelPoolError(`KernelPool: ${name} threw on the calling thread`, {
+        cause: ownError,
+      });
+    }
     if (failed !== 0) {
-      // The worker's exception cannot cross threads synchronously; it only sets FAILED.
+      // A worker's exception cannot cross threads synchronously; it only sets FAILED.
       throw new KernelPoolError(`KernelPool: ${name} threw on worker ${failed}`);
     }
     return ownResult !== 0 ? ownResult : Atomics.load(ctl, CTL.RESULT);
   }
 
-  #awaitWorkers(): void {
+  /** Waits until workers have finished the chunks they claimed. */
+  #awaitChunks(chunks: number): void {
     const ctl = this.#ctl;
-    let pending = Atomics.load(ctl, CTL.PENDING);
-    if (pending === 0) return;
+    let done = Atomics.load(ctl, CTL.DONE);
+    if (done === chunks) return;
     const deadline = performance.now() + this.#waitSpinMillis;
-    for (let i = 1; pending !== 0; i++) {
+    for (let i = 1; done !== chunks; i++) {
       if ((i & 1023) === 0 && performance.now() > deadline) {
         // Atomics.wait throws on threads that may not block (a browser's main thread);
         // those keep polling.
         try {
-          Atomics.wait(ctl, CTL.PENDING, pending, 10);
+          Atomics.wait(ctl, CTL.DONE, done, 10);
         } catch {
           // polling continues
         }
       }
-      pending = Atomics.load(ctl, CTL.PENDING);
+      done = Atomics.load(ctl, CTL.DONE);
     }
   }
 

@@ -149,6 +149,12 @@ for (const target of ["wasm32", "wasm64"] as const) {
     using pool = await KernelPool.create(k, { threads: 2 });
     assert.equal(pool.threads, 2);
     const pooled = runAllOps(k, pool);
+    // Threads claim chunks as they come, so make sure the worker took part.
+    const big = k.alloc(1 << 22);
+    for (let i = 0; i < 1000 && pool.workerChunks === 0; i++) {
+      pool.run("flint_add", [k.ptr(big), k.ptr(big), k.ptr(big)], 1 << 20, 1024);
+    }
+    assert.ok(pool.workerChunks > 0, "the worker ran chunks");
     assert.equal(pooled.length, single.length);
     for (let i = 0; i < single.length; i++) assertSameBits(pooled[i], single[i], `op ${i}`);
   });
@@ -191,26 +197,24 @@ Deno.test("pool returns a kernel's error code", async () => {
   assert.equal(code, -1);
 });
 
-Deno.test("pool reports a trap on a worker", async () => {
+Deno.test("pool reports a trapping kernel", async () => {
   const k = await loadKernels({ target: "wasm32" });
   using pool = await KernelPool.create(k, { threads: 2 });
   const n = 256;
-  const y = k.alloc(4 * n * 4);
-  // Rows 0..1 of x end exactly at the end of memory, rows 2..3 lie past it: the calling
-  // thread computes rows 0..1 and the worker traps on rows 2..3.
-  const x = k.memory.buffer.byteLength - 2 * n * 4;
+  const rows = 64;
+  const y = k.alloc(rows * n * 4);
+  // The last rows of x lie past the end of memory, so whichever thread runs them traps.
+  const x = k.memory.buffer.byteLength - (rows - 4) * n * 4;
   assert.throws(
-    () => pool.run("flint_rms_norm", [y, x, 0, n, 1e-5], 4),
-    /flint_rms_norm threw on worker 1/,
-  );
-  // A trap on the calling thread propagates as the engine's error.
-  assert.throws(
-    () => pool.run("flint_rms_norm", [y, x + 4 * n * 4, 0, n, 1e-5], 4),
-    WebAssembly.RuntimeError,
+    () => pool.run("flint_rms_norm", [y, x, 0, n, 1e-5], rows),
+    (error: unknown) =>
+      error instanceof KernelPoolError && /flint_rms_norm threw on/.test(error.message),
   );
   // After a trap the pool still runs jobs.
   const z = k.alloc(40000 * 4);
-  assert.equal(pool.run("flint_add", [z, z, z], 40000, 16384), 0);
+  k.f32(z, 40000).fill(2);
+  assert.equal(pool.run("flint_add", [z, z, z], 40000, 1024), 0);
+  assert.equal(k.f32(z, 40000)[39999], 4);
 });
 
 Deno.test("pool with one thread starts no workers", async () => {
@@ -233,4 +237,23 @@ Deno.test("pool rejects unknown export and bad threads", async () => {
     () => pool.run("flint_no_such_kernel", [], 4),
     /export no function flint_no_such_kernel/,
   );
+});
+
+Deno.test("pool without Worker runs on one thread", async () => {
+  const k = await loadKernels({ target: "wasm32" });
+  const saved = globalThis.Worker;
+  // deno-lint-ignore no-explicit-any
+  delete (globalThis as any).Worker;
+  let pool: KernelPool;
+  try {
+    pool = await KernelPool.create(k, { threads: 2 });
+  } finally {
+    globalThis.Worker = saved;
+  }
+  assert.equal(pool.threads, 1);
+  const x = k.alloc(40000 * 4);
+  k.f32(x, 40000).fill(1.5);
+  assert.equal(pool.run("flint_add", [x, x, x], 40000, 16384), 0);
+  assert.equal(k.f32(x, 40000)[39999], 3);
+  pool.close();
 });

@@ -1,12 +1,12 @@
 /// <reference lib="deno.worker" />
 /**
  * Worker side of `KernelPool`: instantiates the kernel module on the shared memory with
- * its own stack, then loops forever running its share of each job posted in the
+ * its own stack, then loops, claiming and running chunks of each job posted in the
  * control block. It spins briefly on the job counter and then sleeps in `Atomics.wait`.
  * The loop blocks this worker's event loop, so the pool stops it through the control
  * block (STOP) rather than a message.
  */
-import { CTL, type WorkerInit } from "./pool_protocol.ts";
+import { claimChunk, CTL, partRange, type WorkerInit } from "./pool_protocol.ts";
 
 self.onmessage = (event: MessageEvent<WorkerInit>) => {
   const init = event.data;
@@ -28,7 +28,7 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   self.close();
 };
 
-/** Runs jobs until the pool sets STOP. */
+/** Runs chunks of jobs until the pool sets STOP. */
 function serve(init: WorkerInit, functions: ((...args: (number | bigint)[]) => unknown)[]): void {
   const buffer = init.memory.buffer as unknown as SharedArrayBuffer;
   const ctl = new Int32Array(buffer, init.control, CTL.INTS);
@@ -50,28 +50,28 @@ function serve(init: WorkerInit, functions: ((...args: (number | bigint)[]) => u
     seen = seq;
     if (Atomics.load(ctl, CTL.STOP) !== 0) break;
 
-    const parts = ctl[CTL.PARTS];
-    if (init.index < parts) {
-      const nRows = ctl[CTL.NROWS];
-      const grain = ctl[CTL.GRAIN];
-      const units = Math.ceil(nRows / grain);
-      const begin = Math.floor(init.index * units / parts) * grain;
-      const end = Math.min(nRows, Math.floor((init.index + 1) * units / parts) * grain);
-      const nArgs = ctl[CTL.NARGS];
-      args.length = 0;
-      for (let i = 0; i < nArgs; i++) {
-        args.push(ctl[CTL.KINDS + i] === 1 ? BigInt(values[i]) : values[i]);
-      }
-      args.push(begin, end);
-      try {
-        const result = functions[ctl[CTL.FN]](...args);
-        if (typeof result === "number" && result !== 0) {
-          Atomics.compareExchange(ctl, CTL.RESULT, 0, result);
+    for (let chunk = claimChunk(ctl, seq); chunk >= 0; chunk = claimChunk(ctl, seq)) {
+      // The job cannot finish while this chunk is claimed, so its fields are stable.
+      const chunks = ctl[CTL.CHUNKS];
+      if (Atomics.load(ctl, CTL.FAILED) === 0) {
+        const [begin, end] = partRange(ctl[CTL.NROWS], ctl[CTL.GRAIN], chunks, chunk);
+        const nArgs = ctl[CTL.NARGS];
+        args.length = 0;
+        for (let i = 0; i < nArgs; i++) {
+          args.push(ctl[CTL.KINDS + i] === 1 ? BigInt(values[i]) : values[i]);
         }
-      } catch {
-        Atomics.store(ctl, CTL.FAILED, init.index);
+        args.push(begin, end);
+        try {
+          const result = functions[ctl[CTL.FN]](...args);
+          if (typeof result === "number" && result !== 0) {
+            Atomics.compareExchange(ctl, CTL.RESULT, 0, result);
+          }
+        } catch {
+          Atomics.compareExchange(ctl, CTL.FAILED, 0, init.index);
+        }
       }
+      Atomics.add(ctl, CTL.WORKER_CHUNKS, 1);
+      if (Atomics.add(ctl, CTL.DONE, 1) + 1 === chunks) Atomics.notify(ctl, CTL.DONE);
     }
-    if (Atomics.sub(ctl, CTL.PENDING, 1) === 1) Atomics.notify(ctl, CTL.PENDING);
   }
 }
