@@ -33,8 +33,10 @@ export class SingleThread implements Dispatcher {
   }
 }
 
-/** Element count below which an element-wise op stays on one thread. */
+/** Elements per chunk of a cheap element-wise op (add, mul, scale, conversion). */
 const ELEMENT_GRAIN = 16384;
+/** Elements per chunk of an op that computes expf (about 5 ns each). */
+const EXP_GRAIN = 2048;
 
 /** Arguments of `Ops.attention`; addresses are byte offsets. */
 export interface AttentionArgs {
@@ -124,12 +126,12 @@ export class Ops {
 
   /** `y = silu(gate) * up` over `n` floats. */
   swiglu(y: number, gate: number, up: number, n: number): void {
-    this.#elementwise("flint_swiglu", [this.#p(y), this.#p(gate), this.#p(up)], n);
+    this.#elementwise("flint_swiglu", [this.#p(y), this.#p(gate), this.#p(up)], n, EXP_GRAIN);
   }
 
   /** `y = silu(x)` over `n` floats. */
   silu(y: number, x: number, n: number): void {
-    this.#elementwise("flint_silu", [this.#p(y), this.#p(x)], n);
+    this.#elementwise("flint_silu", [this.#p(y), this.#p(x)], n, EXP_GRAIN);
   }
 
   /** `y = a + b` over `n` floats. */
@@ -149,7 +151,7 @@ export class Ops {
 
   /** `y = expf(x)` over `n` floats (the kernels' own expf). */
   exp(y: number, x: number, n: number): void {
-    this.#elementwise("flint_expf", [this.#p(y), this.#p(x)], n);
+    this.#elementwise("flint_expf", [this.#p(y), this.#p(x)], n, EXP_GRAIN);
   }
 
   /** Converts `n` floats at `x` to F16 at `y`, rounding to nearest even. */
@@ -194,11 +196,14 @@ export class Ops {
         a.scratchStride,
       ],
       a.nHead,
+      // Chunks of whole runs of query heads that share a KV head (the kernel loads each
+      // K/V row once for up to 4 of them).
+      Math.min(4, a.nHead / a.nHeadKv),
     );
   }
 
-  #elementwise(name: string, args: (number | bigint)[], n: number): void {
-    this.dispatcher.run(name, args, n, ELEMENT_GRAIN);
+  #elementwise(name: string, args: (number | bigint)[], n: number, grain = ELEMENT_GRAIN): void {
+    this.dispatcher.run(name, args, n, grain);
   }
 }
 
