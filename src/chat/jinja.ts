@@ -1,4 +1,7 @@
-import { Template } from "@huggingface/jinja";
+// A full npm: specifier (not the deno.json import map entry) so that importing flint
+// from a raw URL, which ignores the package's import map, still resolves it.
+// deno-lint-ignore no-import-prefix
+import { Template } from "npm:@huggingface/jinja@^0.5.13";
 import type { ChatMessage } from "../engine/types.ts";
 import type { PromptPart, Tokenizer } from "../tokenizer/mod.ts";
 import type { RenderedPrompt } from "./builtin.ts";
