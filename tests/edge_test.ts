@@ -35,9 +35,16 @@ interface GreedyResult {
 /** Runs tests/greedy_main.ts in a fresh `deno run`, optionally without Worker and SAB. */
 async function runGreedy(
   moduleUrl: string,
-  options: { threads: number; noThreads?: boolean },
+  options: { threads: number; noThreads?: boolean; importFrom?: string },
 ): Promise<GreedyResult> {
   const args = ["run", "--config", CONFIG, "--allow-read"];
+  if (options.importFrom) {
+    args.push(
+      `--allow-net=${options.importFrom}`,
+      `--allow-import=${options.importFrom}`,
+      `--reload=http://${options.importFrom}`,
+    );
+  }
   if (options.noThreads) args.push("--preload", new URL("tests/no_threads_preload.ts", ROOT).href);
   args.push(
     new URL("tests/greedy_main.ts", ROOT).pathname,
@@ -116,6 +123,40 @@ Deno.test({
       });
     } finally {
       await Deno.remove(outdir, { recursive: true });
+    }
+  },
+});
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".ts": "application/typescript",
+  ".wasm": "application/wasm",
+};
+
+Deno.test({
+  name: "raw URL import fetches kernels and worker",
+  ignore: !HAVE_TESTDATA,
+  async fn() {
+    const expected = await golden();
+    // Serves the repository as a static host would, so mod.ts is imported by URL.
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const path = new URL(req.url).pathname;
+      const type = CONTENT_TYPES[path.slice(path.lastIndexOf("."))];
+      if (path.includes("..") || type === undefined) return new Response(null, { status: 404 });
+      try {
+        return new Response(await Deno.readFile(new URL(`.${path}`, ROOT)), {
+          headers: { "content-type": type },
+        });
+      } catch {
+        return new Response(null, { status: 404 });
+      }
+    });
+    try {
+      const host = `127.0.0.1:${server.addr.port}`;
+      const result = await runGreedy(`http://${host}/mod.ts`, { threads: 2, importFrom: host });
+      assert.equal(result.threads, 2);
+      assert.deepEqual(result.tokens, expected.greedy.tokens.slice(0, STEPS));
+    } finally {
+      await server.shutdown();
     }
   },
 });
