@@ -549,37 +549,42 @@ static inline v128_t load_kv4(const void *row, int kv_f16, int d) {
 }
 
 /*
- * p[h][j] = q[h] . krow for nh heads that share one KV head. Each dot uses two
- * accumulators (even and odd groups of 4 dims) and the same operation order whatever
- * nh is, so grouping heads never changes the bits. nh is a constant after inlining.
+ * p[h][j] = q[h] . krow for nh heads that share one KV head, one accumulator per head
+ * over groups of 4 dims. attention_score2 sums in the same order, so neither the
+ * grouping of heads nor the pairing of rows changes the bits. nh is a constant after
+ * inlining.
  */
 static inline __attribute__((always_inline)) void attention_score(
     int nh, float *const *p, const float *const *q, int j, const void *krow, int kv_f16,
     int head_dim) {
-  v128_t acc0[ATTN_HEADS], acc1[ATTN_HEADS];
-  for (int h = 0; h < nh; h++) acc0[h] = acc1[h] = wasm_f32x4_splat(0.0f);
-  int d = 0;
-  for (; d + 8 <= head_dim; d += 8) {
-    v128_t k0, k1;
-    if (kv_f16) {
-      v128_t halves = wasm_v128_load((const uint16_t *)krow + d);
-      k0 = f32x4_of_f16(wasm_u32x4_extend_low_u16x8(halves));
-      k1 = f32x4_of_f16(wasm_u32x4_extend_high_u16x8(halves));
-    } else {
-      k0 = wasm_v128_load((const float *)krow + d);
-      k1 = wasm_v128_load((const float *)krow + d + 4);
-    }
-    for (int h = 0; h < nh; h++) {
-      acc0[h] = wasm_f32x4_add(acc0[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d), k0));
-      acc1[h] = wasm_f32x4_add(acc1[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d + 4), k1));
-    }
-  }
-  if (d < head_dim) {
+  v128_t acc[ATTN_HEADS];
+  for (int h = 0; h < nh; h++) acc[h] = wasm_f32x4_splat(0.0f);
+  for (int d = 0; d < head_dim; d += 4) {
     v128_t k0 = load_kv4(krow, kv_f16, d);
     for (int h = 0; h < nh; h++)
-      acc0[h] = wasm_f32x4_add(acc0[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d), k0));
+      acc[h] = wasm_f32x4_add(acc[h], wasm_f32x4_mul(wasm_v128_load(q[h] + d), k0));
   }
-  for (int h = 0; h < nh; h++) p[h][j] = hsum_f32x4(wasm_f32x4_add(acc0[h], acc1[h]));
+  for (int h = 0; h < nh; h++) p[h][j] = hsum_f32x4(acc[h]);
+}
+
+/* The same for rows j and j + 1 (krow1), sharing the loads of q. */
+static inline __attribute__((always_inline)) void attention_score2(
+    int nh, float *const *p, const float *const *q, int j, const void *krow, const void *krow1,
+    int kv_f16, int head_dim) {
+  v128_t acc[ATTN_HEADS], acc1[ATTN_HEADS];
+  for (int h = 0; h < nh; h++) acc[h] = acc1[h] = wasm_f32x4_splat(0.0f);
+  for (int d = 0; d < head_dim; d += 4) {
+    v128_t k0 = load_kv4(krow, kv_f16, d), k1 = load_kv4(krow1, kv_f16, d);
+    for (int h = 0; h < nh; h++) {
+      v128_t qd = wasm_v128_load(q[h] + d);
+      acc[h] = wasm_f32x4_add(acc[h], wasm_f32x4_mul(qd, k0));
+      acc1[h] = wasm_f32x4_add(acc1[h], wasm_f32x4_mul(qd, k1));
+    }
+  }
+  for (int h = 0; h < nh; h++) {
+    p[h][j] = hsum_f32x4(acc[h]);
+    p[h][j + 1] = hsum_f32x4(acc1[h]);
+  }
 }
 
 /* o[h] += p[h][j] * vrow for nh heads that share one KV head. */
@@ -588,28 +593,31 @@ static inline __attribute__((always_inline)) void attention_value(
     int head_dim) {
   v128_t ph[ATTN_HEADS];
   for (int h = 0; h < nh; h++) ph[h] = wasm_f32x4_splat(p[h][j]);
-  int d = 0;
-  for (; d + 8 <= head_dim; d += 8) {
-    v128_t v0, v1;
-    if (kv_f16) {
-      v128_t halves = wasm_v128_load((const uint16_t *)vrow + d);
-      v0 = f32x4_of_f16(wasm_u32x4_extend_low_u16x8(halves));
-      v1 = f32x4_of_f16(wasm_u32x4_extend_high_u16x8(halves));
-    } else {
-      v0 = wasm_v128_load((const float *)vrow + d);
-      v1 = wasm_v128_load((const float *)vrow + d + 4);
-    }
-    for (int h = 0; h < nh; h++) {
-      float *oh = o[h] + d;
-      wasm_v128_store(oh, wasm_f32x4_add(wasm_v128_load(oh), wasm_f32x4_mul(ph[h], v0)));
-      wasm_v128_store(oh + 4, wasm_f32x4_add(wasm_v128_load(oh + 4), wasm_f32x4_mul(ph[h], v1)));
-    }
-  }
-  if (d < head_dim) {
+  for (int d = 0; d < head_dim; d += 4) {
     v128_t v0 = load_kv4(vrow, kv_f16, d);
     for (int h = 0; h < nh; h++) {
       float *oh = o[h] + d;
       wasm_v128_store(oh, wasm_f32x4_add(wasm_v128_load(oh), wasm_f32x4_mul(ph[h], v0)));
+    }
+  }
+}
+
+/* The same for rows j and j + 1 (vrow1), added in that order, with one load and store
+   of o per pair: the sums get the same bits as two single steps. */
+static inline __attribute__((always_inline)) void attention_value2(
+    int nh, float *const *o, const float *const *p, int j, const void *vrow, const void *vrow1,
+    int kv_f16, int head_dim) {
+  v128_t ph[ATTN_HEADS], ph1[ATTN_HEADS];
+  for (int h = 0; h < nh; h++) {
+    ph[h] = wasm_f32x4_splat(p[h][j]);
+    ph1[h] = wasm_f32x4_splat(p[h][j + 1]);
+  }
+  for (int d = 0; d < head_dim; d += 4) {
+    v128_t v0 = load_kv4(vrow, kv_f16, d), v1 = load_kv4(vrow1, kv_f16, d);
+    for (int h = 0; h < nh; h++) {
+      float *oh = o[h] + d;
+      v128_t acc = wasm_f32x4_add(wasm_v128_load(oh), wasm_f32x4_mul(ph[h], v0));
+      wasm_v128_store(oh, wasm_f32x4_add(acc, wasm_f32x4_mul(ph1[h], v1)));
     }
   }
 }
@@ -691,7 +699,17 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
         ov[i] = out + t * q_stride + (size_t)(c0 + i) * head_dim;
       }
 
-      for (int j = 0; j < n_kv; j++) {
+      /* Cache rows in pairs, which share the loads of q (scores) and of o (values). */
+      int j = 0;
+      for (; j + 2 <= n_kv; j += 2) {
+        const uint8_t *krow = (const uint8_t *)k + j * kv_stride_bytes;
+        for (int r = 0; r < n_runs; r++) {
+          const attention_run run = runs[r];
+          ATTN_DISPATCH(attention_score2, run.count, pv + run.first, qv + run.first, j,
+                        krow + run.kv_offset_bytes, krow + kv_stride_bytes + run.kv_offset_bytes, kv_f16, head_dim);
+        }
+      }
+      for (; j < n_kv; j++) {
         const uint8_t *krow = (const uint8_t *)k + j * kv_stride_bytes;
         for (int r = 0; r < n_runs; r++) {
           const attention_run run = runs[r];
@@ -705,14 +723,24 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
         attention_softmax(p, n_kv, scale);
         if (kv_f16) {
           /* ggml rounds the softmax weights to F16 before the product with F16 V. */
-          int j = 0;
-          for (; j + 4 <= n_kv; j += 4) wasm_v128_store(p + j, round_f16_f32x4(wasm_v128_load(p + j)));
-          for (; j < n_kv; j++) p[j] = round_f16_scalar(p[j]);
+          int m = 0;
+          for (; m + 4 <= n_kv; m += 4) wasm_v128_store(p + m, round_f16_f32x4(wasm_v128_load(p + m)));
+          for (; m < n_kv; m++) p[m] = round_f16_scalar(p[m]);
         }
         for (int d = 0; d < head_dim; d += 4) wasm_v128_store(ov[i] + d, wasm_f32x4_splat(0.0f));
       }
 
-      for (int j = 0; j < n_kv; j++) {
+      j = 0;
+      for (; j + 2 <= n_kv; j += 2) {
+        const uint8_t *vrow = (const uint8_t *)v + j * kv_stride_bytes;
+        for (int r = 0; r < n_runs; r++) {
+          const attention_run run = runs[r];
+          ATTN_DISPATCH(attention_value2, run.count, ov + run.first,
+                        (const float *const *)pv + run.first, j, vrow + run.kv_offset_bytes,
+                        vrow + kv_stride_bytes + run.kv_offset_bytes, kv_f16, head_dim);
+        }
+      }
+      for (; j < n_kv; j++) {
         const uint8_t *vrow = (const uint8_t *)v + j * kv_stride_bytes;
         for (int r = 0; r < n_runs; r++) {
           const attention_run run = runs[r];
