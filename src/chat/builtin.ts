@@ -1,10 +1,32 @@
 import type { ChatMessage } from "../engine/types.ts";
 import type { PromptPart, Tokenizer } from "../tokenizer/mod.ts";
 
-/** The built-in chat formats. */
+/**
+ * The built-in chat formats.
+ *
+ * @example Force ChatML
+ * ```ts ignore
+ * import { applyChatTemplate, type BuiltinTemplateName, loadModel } from "@flint/flint";
+ *
+ * const name: BuiltinTemplateName = "chatml";
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * applyChatTemplate([{ role: "user", content: "Hi" }], tokenizer, { template: name });
+ * ```
+ */
 export type BuiltinTemplateName = "vicuna" | "chatml" | "llama2" | "llama3" | "mistral";
 
-/** Every built-in chat format, for option validation and help text. */
+/**
+ * Every built-in chat format, for option validation and help text.
+ *
+ * @example Validate a template name
+ * ```ts
+ * import { BUILTIN_TEMPLATES, type BuiltinTemplateName } from "@flint/flint";
+ *
+ * function isBuiltin(name: string): name is BuiltinTemplateName {
+ *   return (BUILTIN_TEMPLATES as readonly string[]).includes(name);
+ * }
+ * ```
+ */
 export const BUILTIN_TEMPLATES: readonly BuiltinTemplateName[] = [
   "vicuna",
   "chatml",
@@ -13,7 +35,19 @@ export const BUILTIN_TEMPLATES: readonly BuiltinTemplateName[] = [
   "mistral",
 ];
 
-/** WizardLM-2's default system sentence, the one Vicuna v1.1 uses. */
+/**
+ * WizardLM-2's default system sentence, the one Vicuna v1.1 uses.
+ *
+ * @example Start a Vicuna conversation
+ * ```ts
+ * import { type ChatMessage, VICUNA_SYSTEM_PROMPT } from "@flint/flint";
+ *
+ * const messages: ChatMessage[] = [
+ *   { role: "system", content: VICUNA_SYSTEM_PROMPT },
+ *   { role: "user", content: "Hello" },
+ * ];
+ * ```
+ */
 export const VICUNA_SYSTEM_PROMPT: string = "A chat between a curious user and an artificial " +
   "intelligence assistant. The assistant gives helpful, detailed, and polite answers to " +
   "the user's questions.";

@@ -10,7 +10,17 @@ import {
 import { ChatTemplateError } from "./errors.ts";
 import { JinjaChatTemplate } from "./jinja.ts";
 
-/** Receives the template choice and fallbacks; library code never logs on its own. */
+/**
+ * Receives the template choice and fallbacks; library code never logs on its own.
+ *
+ * @example See which template was chosen
+ * ```ts ignore
+ * import { chooseChatTemplate, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * chooseChatTemplate(file, { logger: { info: (message) => console.log(message) } });
+ * ```
+ */
 export interface ChatLogger {
   /** Detail for debugging. */
   debug?(message: string): void;
@@ -20,12 +30,34 @@ export interface ChatLogger {
   warn?(message: string): void;
 }
 
-/** A chat template: a built-in format, or Jinja source (usually the GGUF's own). */
+/**
+ * A chat template: a built-in format, or Jinja source (usually the GGUF's own).
+ *
+ * @example A Jinja template of your own
+ * ```ts
+ * import type { ChatTemplate } from "@flint/flint";
+ *
+ * const template: ChatTemplate = {
+ *   kind: "jinja",
+ *   source: "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:",
+ * };
+ * ```
+ */
 export type ChatTemplate =
   | { kind: "builtin"; name: BuiltinTemplateName }
   | { kind: "jinja"; source: string };
 
-/** The template `chooseChatTemplate` picked and why. */
+/**
+ * The template `chooseChatTemplate` picked and why.
+ *
+ * @example Log why a template was chosen
+ * ```ts ignore
+ * import { chooseChatTemplate, readGguf } from "@flint/flint";
+ *
+ * const choice = chooseChatTemplate(await readGguf("models/stories260K.gguf"));
+ * console.log(`${choice.name}: ${choice.reason}`);
+ * ```
+ */
 export interface ChatTemplateChoice {
   /** The template to apply. */
   template: ChatTemplate;
@@ -43,6 +75,15 @@ const VICUNA_NAME = /wizardlm[-_ ]?2|vicuna/i;
  * Jinja source) wins. Otherwise the GGUF's `tokenizer.chat_template` is used if present,
  * then Vicuna when `general.name` or `general.basename` names WizardLM-2 or Vicuna, and
  * ChatML last, because llama.cpp falls back to it. The choice goes to `logger.info`.
+ *
+ * @example Pick the template a GGUF asks for
+ * ```ts ignore
+ * import { applyChatTemplate, chooseChatTemplate, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * const template = chooseChatTemplate(model.file);
+ * const prompt = applyChatTemplate([{ role: "user", content: "Hi" }], model.tokenizer, { template });
+ * ```
  */
 export function chooseChatTemplate(
   file: TokenizerSource,
@@ -107,7 +148,16 @@ function pick(file: TokenizerSource, force: string | undefined): ChatTemplateCho
 }
 
 /** Options of `applyChatTemplate`. */
-/** Options of `applyChatTemplate`. */
+/**
+ * Options of `applyChatTemplate`.
+ *
+ * @example A prompt without the assistant opening
+ * ```ts
+ * import type { ApplyChatTemplateOptions } from "@flint/flint";
+ *
+ * const options: ApplyChatTemplateOptions = { template: "llama3", addGenerationPrompt: false };
+ * ```
+ */
 export interface ApplyChatTemplateOptions {
   /**
    * The template: a choice from `chooseChatTemplate`, a `ChatTemplate`, or a built-in
@@ -120,7 +170,18 @@ export interface ApplyChatTemplateOptions {
   logger?: ChatLogger;
 }
 
-/** A chat prompt ready to evaluate. */
+/**
+ * A chat prompt ready to evaluate.
+ *
+ * @example Inspect a rendered prompt
+ * ```ts ignore
+ * import { applyChatTemplate, loadModel } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * const prompt = applyChatTemplate([{ role: "user", content: "Hi" }], tokenizer);
+ * console.log(prompt.template, prompt.text, prompt.tokens);
+ * ```
+ */
 export interface ChatPrompt {
   /** Token ids, BOS first when the model adds one. */
   tokens: number[];

@@ -33,7 +33,21 @@ export interface SessionOptions {
   applyChatTemplate?: (messages: ChatMessage[]) => number[];
 }
 
-/** Counts of the last request, for tests and benchmarks. */
+/**
+ * Counts of the last request, for tests and benchmarks.
+ *
+ * @example Prompt and generation speed
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const session = (await loadModel("models/stories260K.gguf")).createSession();
+ * for await (const _ of session.generate("Once upon a time", { maxTokens: 32 })) {
+ *   // read to the end
+ * }
+ * const { generated, generateMs } = session.stats;
+ * console.log(`${(generated / generateMs * 1000).toFixed(0)} tokens/s`);
+ * ```
+ */
 export interface SessionStats {
   /** Prompt tokens that were already in the KV cache and were not evaluated again. */
   promptReused: number;
@@ -50,7 +64,21 @@ export interface SessionStats {
 /** Largest number of alternatives `logprobs` may ask for (as OpenAI allows). */
 export const MAX_LOGPROBS = 20;
 
-/** A request that is invalid before any work is done (bad option or token id). */
+/**
+ * A request that is invalid before any work is done (bad option or token id).
+ *
+ * @example An invalid option
+ * ```ts ignore
+ * import { GenerateOptionError, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * try {
+ *   model.createSession().generate("Hi", { maxTokens: -5 });
+ * } catch (error) {
+ *   if (error instanceof GenerateOptionError) console.error(error.message);
+ * }
+ * ```
+ */
 export class GenerateOptionError extends RangeError {
   /** Creates the error with a message that names the option and the value expected. */
   constructor(message: string) {
@@ -59,7 +87,25 @@ export class GenerateOptionError extends RangeError {
   }
 }
 
-/** One conversation over a llama model's KV cache. */
+/**
+ * One conversation over a llama model's KV cache.
+ *
+ * @example A conversation that continues from its cache
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * const session = model.createSession();
+ * let story = "Once upon a time";
+ * for await (const chunk of session.generate(story, { maxTokens: 16 })) story += chunk.text;
+ * // The second request reuses the cached prefix and evaluates only the new text.
+ * for await (const chunk of session.generate(story + " Then", { maxTokens: 16 })) {
+ *   story += chunk.text;
+ * }
+ * console.log(story, session.stats.promptReused);
+ * session.close();
+ * ```
+ */
 export class LlamaSession implements Session {
   readonly nCtx: number;
   readonly #forward: LlamaForward;

@@ -24,7 +24,23 @@ export interface ChatMessage {
   content: string;
 }
 
-/** Sampling and stopping options; defaults follow llama.cpp's. */
+/**
+ * Sampling and stopping options; defaults follow llama.cpp's.
+ *
+ * @example Deterministic sampling with a stop string
+ * ```ts
+ * import type { GenerateOptions } from "@flint/flint";
+ *
+ * const options: GenerateOptions = {
+ *   maxTokens: 128,
+ *   temperature: 0.7,
+ *   topP: 0.9,
+ *   seed: 42,
+ *   stop: ["\n\n"],
+ *   signal: AbortSignal.timeout(30_000),
+ * };
+ * ```
+ */
 export interface GenerateOptions {
   /** Maximum new tokens; -1 (default) runs until the context is full or a stop. */
   maxTokens?: number;
@@ -109,6 +125,17 @@ export interface Usage {
  * One element of a generation stream. Every element but the last carries one token; the
  * last has `finishReason` and `usage` set and may carry a token too (or none, with
  * `token` -1 and empty text).
+ *
+ * @example Read text and the finish reason
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const session = (await loadModel("models/stories260K.gguf")).createSession();
+ * for await (const chunk of session.generate("Once upon a time", { maxTokens: 8 })) {
+ *   if (chunk.finishReason) console.log(chunk.finishReason, chunk.usage);
+ *   else console.log(chunk.token, JSON.stringify(chunk.text));
+ * }
+ * ```
  */
 export interface GenerationChunk {
   /** Decoded text released by this token; may be empty while UTF-8 or a stop string is pending. */
@@ -125,7 +152,20 @@ export interface GenerationChunk {
   usage?: Usage;
 }
 
-/** A KV cache plus the state to continue from it: one concurrent conversation. */
+/**
+ * A KV cache plus the state to continue from it: one concurrent conversation.
+ *
+ * @example Code that takes any session
+ * ```ts
+ * import type { Session } from "@flint/flint";
+ *
+ * async function complete(session: Session, prompt: string): Promise<string> {
+ *   let text = "";
+ *   for await (const chunk of session.generate(prompt, { maxTokens: 64 })) text += chunk.text;
+ *   return text;
+ * }
+ * ```
+ */
 export interface Session {
   /** Context size in tokens. */
   readonly nCtx: number;

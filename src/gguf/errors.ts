@@ -1,4 +1,19 @@
-/** Where in a GGUF file a problem was found. */
+/**
+ * Where in a GGUF file a problem was found.
+ *
+ * @example The context of a bad magic number
+ * ```ts
+ * import { GgufError, type GgufErrorContext } from "@flint/flint";
+ *
+ * const context: GgufErrorContext = {
+ *   source: "m.gguf",
+ *   offset: 0,
+ *   found: "0x00000000",
+ *   expected: "GGUF",
+ * };
+ * throw new GgufError("not a GGUF file", context);
+ * ```
+ */
 export interface GgufErrorContext {
   /** File path, URL or other name of the source. */
   source: string;
@@ -19,6 +34,17 @@ export interface GgufErrorContext {
 /**
  * A malformed, unsupported or unreadable GGUF file. It is the only error the reader
  * throws; the fields locate the problem.
+ *
+ * @example Report where a file is malformed
+ * ```ts ignore
+ * import { GgufError, readGguf } from "@flint/flint";
+ *
+ * try {
+ *   await readGguf(new Uint8Array([1, 2, 3, 4]));
+ * } catch (error) {
+ *   if (error instanceof GgufError) console.error(error.source, error.offset, error.expected);
+ * }
+ * ```
  */
 export class GgufError extends SyntaxError {
   /** File path, URL or other name of the source. */

@@ -2,6 +2,14 @@
  * GGML tensor types, numbered as ggml numbers them, with the block size and bytes per
  * block ggml uses. Retired ids (4, 5, 31–33, 36–38) are absent on purpose: a file that
  * uses them is rejected.
+ *
+ * @example Count Q4_K tensors
+ * ```ts ignore
+ * import { GgmlType, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("model.Q4_K_M.gguf");
+ * console.log(file.tensors.filter((t) => t.type === GgmlType.Q4_K).length);
+ * ```
  */
 export enum GgmlType {
   F32 = 0,
@@ -99,7 +107,17 @@ export function isGgmlType(id: number): id is GgmlType {
   return Object.hasOwn(GGML_TYPES, id);
 }
 
-/** Returns the ggml name of a type id, or `type <id>` for an unknown one. */
+/**
+ * Returns the ggml name of a type id, or `type <id>` for an unknown one.
+ *
+ * @example Name each tensor type
+ * ```ts ignore
+ * import { ggmlTypeName, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * for (const t of file.tensors) console.log(t.name, ggmlTypeName(t.type));
+ * ```
+ */
 export function ggmlTypeName(id: number): string {
   return isGgmlType(id) ? GGML_TYPES[id].name : `type ${id}`;
 }

@@ -3,7 +3,17 @@ import { GGML_TYPES } from "./ggml_type.ts";
 import { llamaHparams } from "./hparams.ts";
 import { type GgufFile, type GgufValue, GgufValueType } from "./types.ts";
 
-/** Options for `formatInspect`. */
+/**
+ * Options for `formatInspect`.
+ *
+ * @example Show long arrays in full
+ * ```ts ignore
+ * import { formatInspect, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * console.log(formatInspect(file, { maxArrayItems: Infinity }));
+ * ```
+ */
 export interface InspectOptions {
   /** Array elements shown before the rest is summarised; default 6. */
   maxArrayItems?: number;
@@ -118,6 +128,15 @@ function hparamsLine(file: GgufFile): string | undefined {
  * Formats a parsed file for people: the header, every metadata key (long strings and
  * arrays shortened), the tensor table (name, type, shape, bytes, file offset), and the
  * parameter count and bits per weight over all tensors.
+ *
+ * @example Print the header and tensors
+ * ```ts ignore
+ * import { closeGguf, formatInspect, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("https://example.com/model.gguf"); // reads only the header
+ * console.log(formatInspect(file));
+ * await closeGguf(file);
+ * ```
  */
 export function formatInspect(file: GgufFile, options: InspectOptions = {}): string {
   const opts: Required<InspectOptions> = {

@@ -19,10 +19,34 @@ export {
   GgufValueType,
 } from "./types.ts";
 
-/** Input of `readGguf`: a local path, an http(s) URL, bytes in memory or a source. */
+/**
+ * Input of `readGguf`: a local path, an http(s) URL, bytes in memory or a source.
+ *
+ * @example Every input readGguf takes
+ * ```ts ignore
+ * import { type GgufInput, readGguf } from "@flint/flint";
+ *
+ * const inputs: GgufInput[] = [
+ *   "model.gguf",
+ *   new URL("https://example.com/model.gguf"),
+ *   await Deno.readFile("model.gguf"),
+ * ];
+ * for (const input of inputs) await readGguf(input);
+ * ```
+ */
 export type GgufInput = string | URL | Uint8Array | GgufSource;
 
-/** Options for `readGguf`. */
+/**
+ * Options for `readGguf`.
+ *
+ * @example Read one part of a split model only
+ * ```ts ignore
+ * import { readGguf, type ReadGgufOptions } from "@flint/flint";
+ *
+ * const options: ReadGgufOptions = { splits: false };
+ * const first = await readGguf("model-00001-of-00003.gguf", options);
+ * ```
+ */
 export interface ReadGgufOptions {
   /** Name used in errors for a `Uint8Array` input. */
   name?: string;
@@ -253,6 +277,16 @@ async function readSingle(
  * gives the parts of a split model explicitly, in order. Tensor data is not read; use
  * `readTensorInto`. Malformed or unreadable input rejects with a `GgufError`, and every
  * source opened is closed again.
+ *
+ * @example Read the header of a remote file with a token
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("https://example.com/private/model.gguf", {
+ *   headers: { authorization: "Bearer <token>" },
+ * });
+ * console.log(file.tensors.length, "tensors");
+ * ```
  */
 export async function readGguf(
   input: GgufInput | readonly GgufInput[],
@@ -308,7 +342,21 @@ export async function readTensor(file: GgufFile, tensor: GgufTensorInfo): Promis
   return dest;
 }
 
-/** Closes every source of the file. */
+/**
+ * Closes every source of the file.
+ *
+ * @example Release the file handle
+ * ```ts ignore
+ * import { closeGguf, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * try {
+ *   console.log(file.metadata.get("general.architecture"));
+ * } finally {
+ *   await closeGguf(file);
+ * }
+ * ```
+ */
 export async function closeGguf(file: GgufFile): Promise<void> {
   await Promise.all(file.sources.map((s) => s.close()));
 }

@@ -1,6 +1,25 @@
 import { GgufError } from "./errors.ts";
 
-/** Random-access bytes of one GGUF file. */
+/**
+ * Random-access bytes of one GGUF file.
+ *
+ * @example A source over a Blob
+ * ```ts ignore
+ * import { type GgufSource, readGguf } from "@flint/flint";
+ *
+ * function blobSource(blob: Blob): GgufSource {
+ *   return {
+ *     name: "<blob>",
+ *     size: blob.size,
+ *     async readInto(offset, dest) {
+ *       dest.set(new Uint8Array(await blob.slice(offset, offset + dest.length).arrayBuffer()));
+ *     },
+ *     close: () => Promise.resolve(),
+ *   };
+ * }
+ * const file = await readGguf(blobSource(new Blob([await Deno.readFile("model.gguf")])));
+ * ```
+ */
 export interface GgufSource {
   /** Path, URL or other name used in errors. */
   readonly name: string;

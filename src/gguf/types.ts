@@ -1,7 +1,18 @@
 import type { GgmlType } from "./ggml_type.ts";
 import type { GgufSource } from "./source.ts";
 
-/** GGUF metadata value type ids. */
+/**
+ * GGUF metadata value type ids.
+ *
+ * @example Check how a key is stored
+ * ```ts ignore
+ * import { GgufValueType, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * const stored = file.metadataTypes.get("llama.context_length");
+ * console.log(stored === GgufValueType.UINT32);
+ * ```
+ */
 export enum GgufValueType {
   UINT8 = 0,
   INT8 = 1,
@@ -23,6 +34,15 @@ export enum GgufValueType {
  * are numbers when they are safe integers and bigints otherwise. Numeric arrays are
  * typed arrays, string and bool arrays are plain arrays. A nested array is a plain array
  * of its inner arrays, and inner arrays are plain arrays of values, numeric ones too.
+ *
+ * @example Read a string array
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const { metadata } = await readGguf("models/stories260K.gguf");
+ * const tokens = metadata.get("tokenizer.ggml.tokens");
+ * if (Array.isArray(tokens)) console.log(tokens.length, tokens[0]);
+ * ```
  */
 export type GgufValue =
   | number
@@ -43,7 +63,18 @@ export type GgufValue =
   | boolean[]
   | GgufValue[];
 
-/** One tensor's entry in the tensor table. */
+/**
+ * One tensor's entry in the tensor table.
+ *
+ * @example Find the largest tensor
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const { tensors } = await readGguf("models/stories260K.gguf");
+ * const largest = tensors.reduce((a, b) => (b.nBytes > a.nBytes ? b : a));
+ * console.log(largest.name, largest.ne, largest.nBytes);
+ * ```
+ */
 export interface GgufTensorInfo {
   /** Tensor name, e.g. `blk.0.attn_q.weight`. */
   name: string;
@@ -63,7 +94,17 @@ export interface GgufTensorInfo {
   split: number;
 }
 
-/** Header facts of one file of a (possibly split) model. */
+/**
+ * Header facts of one file of a (possibly split) model.
+ *
+ * @example List the files of a split model
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("model-00001-of-00003.gguf");
+ * for (const part of file.parts) console.log(part.source, part.size, part.tensorCount);
+ * ```
+ */
 export interface GgufPart {
   /** Path, URL or other name of the file. */
   source: string;
@@ -79,7 +120,17 @@ export interface GgufPart {
   tensorCount: number;
 }
 
-/** A parsed GGUF header: metadata and tensor table. Tensor data is read on demand. */
+/**
+ * A parsed GGUF header: metadata and tensor table. Tensor data is read on demand.
+ *
+ * @example Read metadata
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * console.log(file.version, file.metadata.get("general.name"), file.tensors.length);
+ * ```
+ */
 export interface GgufFile {
   /** Name of the (first) source. */
   source: string;

@@ -1,7 +1,21 @@
 import { GgufError } from "./errors.ts";
 import type { GgufSource } from "./source.ts";
 
-/** Options for `urlSource`. */
+/**
+ * Options for `urlSource`.
+ *
+ * @example Read a remote header with a custom fetch
+ * ```ts ignore
+ * import { readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("https://example.com/model.gguf", {
+ *   fetch: (input, init) => {
+ *     console.log("GET", String(input), new Headers(init?.headers).get("range"));
+ *     return fetch(input, init);
+ *   },
+ * });
+ * ```
+ */
 export interface UrlSourceOptions {
   /** The fetch to use; defaults to the global `fetch`. */
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

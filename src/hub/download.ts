@@ -12,7 +12,19 @@ import {
   parseModelSource,
 } from "./spec.ts";
 
-/** A download snapshot for progress displays. */
+/**
+ * A download snapshot for progress displays.
+ *
+ * @example Show download progress
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * await loadModel("hf:owner/repo/model.gguf", {
+ *   cache: true,
+ *   onDownloadProgress: (p) => console.log(`${p.received} of ${p.total ?? "?"} bytes`),
+ * });
+ * ```
+ */
 export interface DownloadProgress {
   /** The URL being downloaded. */
   url: string;
@@ -55,7 +67,20 @@ export interface ResolveOptions extends DownloadOptions {
   hubUrl?: string;
 }
 
-/** A download that failed for good: bad status, size mismatch, or out of retries. */
+/**
+ * A download that failed for good: bad status, size mismatch, or out of retries.
+ *
+ * @example A cached download that failed
+ * ```ts ignore
+ * import { DownloadError, loadModel } from "@flint/flint";
+ *
+ * try {
+ *   await loadModel("hf:owner/repo/model.gguf", { cache: true });
+ * } catch (error) {
+ *   if (error instanceof DownloadError) console.error(error.url, error.message);
+ * }
+ * ```
+ */
 export class DownloadError extends Error {
   /** Always "DownloadError". */
   override name = "DownloadError";

@@ -16,7 +16,20 @@ export type ModelSource =
   | { kind: "url"; url: URL }
   | { kind: "hub"; owner: string; repo: string; file: string; revision: string };
 
-/** An invalid model source string. */
+/**
+ * An invalid model source string.
+ *
+ * @example An unsupported URL scheme
+ * ```ts ignore
+ * import { loadModel, ModelSourceError } from "@flint/flint";
+ *
+ * try {
+ *   await loadModel("ftp://example.com/model.gguf");
+ * } catch (error) {
+ *   if (error instanceof ModelSourceError) console.error(error.message);
+ * }
+ * ```
+ */
 export class ModelSourceError extends Error {
   /** Always "ModelSourceError". */
   override name = "ModelSourceError";

@@ -1,4 +1,14 @@
-/** Location of a model problem and the value expected there. */
+/**
+ * Location of a model problem and the value expected there.
+ *
+ * @example The context of a missing tensor
+ * ```ts ignore
+ * import { type ModelErrorContext, ModelError } from "@flint/flint";
+ *
+ * const context: ModelErrorContext = { source: "m.gguf", tensor: "output_norm.weight" };
+ * throw new ModelError("missing tensor", context);
+ * ```
+ */
 export interface ModelErrorContext {
   /** File path or other name of the model source. */
   source: string;
@@ -15,6 +25,17 @@ export interface ModelErrorContext {
 /**
  * A GGUF file that parses but cannot be run as a llama model: a missing or invalid
  * hyperparameter, a missing tensor, or a tensor of the wrong shape or type.
+ *
+ * @example Report which tensor or key is wrong
+ * ```ts ignore
+ * import { loadModel, ModelError } from "@flint/flint";
+ *
+ * try {
+ *   await loadModel("not-a-llama.gguf");
+ * } catch (error) {
+ *   if (error instanceof ModelError) console.error(error.key ?? error.tensor, error.found);
+ * }
+ * ```
  */
 export class ModelError extends Error {
   /** File path or other name of the model source. */
@@ -48,7 +69,21 @@ export class ModelError extends Error {
   }
 }
 
-/** A request that does not fit the session's context, or an invalid token id. */
+/**
+ * A request that does not fit the session's context, or an invalid token id.
+ *
+ * @example A prompt longer than the context
+ * ```ts ignore
+ * import { ContextError, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf", { nCtx: 8 });
+ * try {
+ *   model.createSession().generate("a prompt of more than eight tokens, surely");
+ * } catch (error) {
+ *   if (error instanceof ContextError) console.error(error.message);
+ * }
+ * ```
+ */
 export class ContextError extends RangeError {
   /** Creates the error; `options.cause` carries the underlying failure. */
   constructor(message: string, options?: ErrorOptions) {

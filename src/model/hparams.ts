@@ -5,7 +5,17 @@
 import type { GgufFile } from "../gguf/mod.ts";
 import { ModelError } from "./errors.ts";
 
-/** Hyperparameters of a llama-family model, named as llama.cpp names them. */
+/**
+ * Hyperparameters of a llama-family model, named as llama.cpp names them.
+ *
+ * @example Print the model shape
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const { hparams } = await loadModel("models/stories260K.gguf");
+ * console.log(`${hparams.nLayer} layers, n_embd ${hparams.nEmbd}, n_head_kv ${hparams.nHeadKv}`);
+ * ```
+ */
 export interface LlamaHparams {
   /** `general.architecture`. */
   arch: string;

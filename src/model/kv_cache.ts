@@ -5,7 +5,17 @@
 import type { Kernels } from "../kernels/runtime.ts";
 import type { LlamaHparams } from "./hparams.ts";
 
-/** Element type of the KV cache. */
+/**
+ * Element type of the KV cache.
+ *
+ * @example An F32 cache for a session
+ * ```ts ignore
+ * import { type CacheType, loadModel } from "@flint/flint";
+ *
+ * const cacheType: CacheType = "f32";
+ * const model = await loadModel("models/stories260K.gguf", { cacheType });
+ * ```
+ */
 export type CacheType = "f16" | "f32";
 
 /** One sequence's KV cache. */

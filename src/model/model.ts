@@ -66,7 +66,17 @@ export interface LoadModelOptions {
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
-/** Default context cap: the model's training context is often far larger than needed. */
+/**
+ * Default context cap: the model's training context is often far larger than needed.
+ *
+ * @example The context a session gets by default
+ * ```ts ignore
+ * import { DEFAULT_MAX_CTX, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * console.log(model.nCtx === Math.min(model.nCtxTrain, DEFAULT_MAX_CTX)); // true
+ * ```
+ */
 export const DEFAULT_MAX_CTX = 4096;
 /** Kernel memory kept free beyond weights, cache and scratch when choosing wasm32. */
 const WASM32_HEADROOM = 256 * 1024 * 1024;

@@ -3,7 +3,16 @@
  * {@link ApiError} for bad input; the handler turns it into a response in one place.
  */
 
-/** The `type` field of an OpenAI error object. */
+/**
+ * The `type` field of an OpenAI error object.
+ *
+ * @example The type of a 404
+ * ```ts
+ * import type { ApiErrorType } from "@flint/flint";
+ *
+ * const type: ApiErrorType = "not_found_error";
+ * ```
+ */
 export type ApiErrorType =
   | "invalid_request_error"
   | "authentication_error"
@@ -11,7 +20,17 @@ export type ApiErrorType =
   | "server_error"
   | "unavailable_error";
 
-/** An error with an HTTP status that is safe to show to the client. */
+/**
+ * An error with an HTTP status that is safe to show to the client.
+ *
+ * @example Turn an error into an OpenAI error response
+ * ```ts
+ * import { ApiError } from "@flint/flint";
+ *
+ * const error = new ApiError(400, "messages must not be empty", { param: "messages" });
+ * const response = Response.json(error.toJSON(), { status: error.status });
+ * ```
+ */
 export class ApiError extends Error {
   /** Always "ApiError". */
   override name = "ApiError";

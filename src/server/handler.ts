@@ -28,12 +28,33 @@ interface RouteEntry {
   run: Route;
 }
 
-/** A Web-standard request handler, usable with `Deno.serve` or any fetch-style host. */
+/**
+ * A Web-standard request handler, usable with `Deno.serve` or any fetch-style host.
+ *
+ * @example Route /v1 to flint inside a larger app
+ * ```ts ignore
+ * import { createHandler, type Handler, loadModel } from "@flint/flint";
+ *
+ * const flint: Handler = createHandler({ model: await loadModel("models/stories260K.gguf") });
+ * Deno.serve((request) =>
+ *   new URL(request.url).pathname.startsWith("/v1") ? flint(request) : new Response("hello")
+ * );
+ * ```
+ */
 export type Handler = (request: Request) => Promise<Response>;
 
 /**
  * Creates the OpenAI-compatible handler for one model. Sessions are created lazily, one
  * per slot, so an idle server keeps no KV cache.
+ *
+ * @example Serve a model with an API key and two slots
+ * ```ts ignore
+ * import { createHandler, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * const handler = createHandler({ model, slots: 2, apiKey: "secret", logger: console });
+ * Deno.serve({ port: 8080 }, handler);
+ * ```
  */
 export function createHandler(options: HandlerOptions): Handler {
   const model = options.model;

@@ -4,7 +4,18 @@
  */
 import type { Session } from "../engine/types.ts";
 
-/** Raised when every slot is busy and the queue already holds its maximum. */
+/**
+ * Raised when every slot is busy and the queue already holds its maximum.
+ *
+ * @example What a client gets when the queue is full
+ * ```ts ignore
+ * import { createHandler, loadModel } from "@flint/flint";
+ *
+ * // With queueSize 0, a request that arrives while the only slot is busy gets a 503
+ * // response with Retry-After; the handler maps QueueFullError to it.
+ * const handler = createHandler({ model: await loadModel("models/stories260K.gguf"), queueSize: 0 });
+ * ```
+ */
 export class QueueFullError extends Error {
   /** Always "QueueFullError". */
   override name = "QueueFullError";

@@ -4,7 +4,23 @@
  */
 import type { Session } from "../engine/types.ts";
 
-/** Log sink; `console` fits. Library code logs only through this. */
+/**
+ * Log sink; `console` fits. Library code logs only through this.
+ *
+ * @example Log requests as JSON lines
+ * ```ts
+ * import type { ServerLogger } from "@flint/flint";
+ *
+ * const line = (level: string) => (message: string) =>
+ *   console.log(JSON.stringify({ level, message, time: new Date().toISOString() }));
+ * const logger: ServerLogger = {
+ *   debug: line("debug"),
+ *   info: line("info"),
+ *   warn: line("warn"),
+ *   error: line("error"),
+ * };
+ * ```
+ */
 export interface Logger {
   /** Detail for debugging, such as slot and session events. */
   debug(message: string): void;
@@ -24,7 +40,16 @@ export const silentLogger: Logger = {
   error() {},
 };
 
-/** The tokenizer calls used by `/tokenize`, `/detokenize` and token-id prompts. */
+/**
+ * The tokenizer calls used by `/tokenize`, `/detokenize` and token-id prompts.
+ *
+ * @example A Model tokenizer is a ServerTokenizer
+ * ```ts ignore
+ * import { loadModel, type ServerTokenizer } from "@flint/flint";
+ *
+ * const tokenizer: ServerTokenizer = (await loadModel("models/stories260K.gguf")).tokenizer;
+ * ```
+ */
 export interface ServerTokenizer {
   /** Encodes text; `addSpecial` adds BOS as the model wants, `parseSpecial` maps special-token text to ids. */
   encode(
@@ -41,7 +66,17 @@ export interface ServerTokenizer {
   isEog?(id: number): boolean;
 }
 
-/** The parts of a loaded model that the handler uses. */
+/**
+ * The parts of a loaded model that the handler uses.
+ *
+ * @example The handler also takes a fake model in tests
+ * ```ts
+ * import { createHandler, type ServerModel } from "@flint/flint";
+ *
+ * declare const model: ServerModel; // loadModel's Model satisfies it
+ * const handler = createHandler({ model });
+ * ```
+ */
 export interface ServerModel {
   /** The default model id in responses and `/v1/models`. */
   readonly name: string;
@@ -51,10 +86,35 @@ export interface ServerModel {
   createSession(options?: { nCtx?: number }): Session;
 }
 
-/** CORS policy: `true` or `"*"` allows any origin, `false` sends no CORS headers. */
+/**
+ * CORS policy: `true` or `"*"` allows any origin, `false` sends no CORS headers.
+ *
+ * @example Allow two origins
+ * ```ts
+ * import type { CorsOption } from "@flint/flint";
+ *
+ * const cors: CorsOption = ["https://app.example.com", "http://localhost:5173"];
+ * ```
+ */
 export type CorsOption = boolean | string | string[];
 
-/** Options of {@link createHandler}. */
+/**
+ * Options of {@link createHandler}.
+ *
+ * @example Options for a public endpoint
+ * ```ts
+ * import type { HandlerOptions, ServerModel } from "@flint/flint";
+ *
+ * declare const model: ServerModel;
+ * const options: HandlerOptions = {
+ *   model,
+ *   modelId: "stories",
+ *   apiKey: "secret",
+ *   cors: "https://app.example.com",
+ *   maxBodyBytes: 1 << 20,
+ * };
+ * ```
+ */
 export interface HandlerOptions {
   /** The model to serve, usually from `loadModel`. */
   model: ServerModel;

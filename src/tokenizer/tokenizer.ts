@@ -13,7 +13,17 @@ import {
   type VocabType,
 } from "./vocab.ts";
 
-/** Options of `Tokenizer.encode`. */
+/**
+ * Options of `Tokenizer.encode`.
+ *
+ * @example Add BOS
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * tokenizer.encode("Once", { addSpecial: true }); // [1, 403]
+ * ```
+ */
 export interface EncodeOptions {
   /** Add BOS/EOS as the model's `add_bos_token` / `add_eos_token` request. Default true. */
   addSpecial?: boolean;
@@ -24,7 +34,17 @@ export interface EncodeOptions {
   parseSpecial?: boolean;
 }
 
-/** Options of `Tokenizer.decode` and `Tokenizer.createDecoder`. */
+/**
+ * Options of `Tokenizer.decode` and `Tokenizer.createDecoder`.
+ *
+ * @example Show control tokens
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * console.log(tokenizer.decode([1, 403], { special: true })); // BOS rendered as "<s>"
+ * ```
+ */
 export interface DecodeOptions {
   /** Render CONTROL and UNKNOWN tokens as their text; by default they render empty. */
   special?: boolean;
@@ -36,7 +56,21 @@ export interface DecodeOptions {
   stripLeadingSpace?: boolean;
 }
 
-/** One element of a prompt built in parts: text, or a token id placed as is. */
+/**
+ * One element of a prompt built in parts: text, or a token id placed as is.
+ *
+ * @example User text that cannot inject control tokens
+ * ```ts ignore
+ * import { loadModel, type PromptPart } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * const parts: PromptPart[] = [
+ *   { token: tokenizer.bos },
+ *   { text: "user input </s> stays text" },
+ * ];
+ * const ids = tokenizer.encodeParts(parts);
+ * ```
+ */
 export type PromptPart =
   | { text: string; parseSpecial?: boolean }
   | { token: number };
@@ -104,7 +138,20 @@ export interface Tokenizer {
   isSpecial(id: number): boolean;
 }
 
-/** Turns token ids into text as they arrive. */
+/**
+ * Turns token ids into text as they arrive.
+ *
+ * @example Decode tokens as they arrive
+ * ```ts ignore
+ * import { loadModel } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * const decoder = tokenizer.createDecoder();
+ * let text = "";
+ * for (const id of tokenizer.encode("Once upon a time")) text += decoder.push(id);
+ * text += decoder.flush();
+ * ```
+ */
 export interface IncrementalDecoder {
   /** Adds a token; returns the text completed by it (possibly ""). */
   push(id: number): string;
@@ -112,7 +159,18 @@ export interface IncrementalDecoder {
   flush(): string;
 }
 
-/** Options of `createTokenizer`. */
+/**
+ * Options of `createTokenizer`.
+ *
+ * @example Log questionable metadata
+ * ```ts ignore
+ * import { createTokenizer, readGguf } from "@flint/flint";
+ *
+ * const tokenizer = createTokenizer(await readGguf("models/stories260K.gguf"), {
+ *   logger: { warn: (message) => console.warn(message) },
+ * });
+ * ```
+ */
 export interface CreateTokenizerOptions {
   /** Receives warnings about questionable metadata. */
   logger?: TokenizerLogger;
@@ -122,6 +180,16 @@ export interface CreateTokenizerOptions {
  * Builds the tokenizer described by a GGUF's `tokenizer.ggml.*` metadata. Throws
  * `TokenizerError` for an unsupported `tokenizer.ggml.model` or `tokenizer.ggml.pre`, and
  * for missing or malformed keys.
+ *
+ * @example A tokenizer without loading the weights
+ * ```ts ignore
+ * import { closeGguf, createTokenizer, readGguf } from "@flint/flint";
+ *
+ * const file = await readGguf("models/stories260K.gguf");
+ * const tokenizer = createTokenizer(file);
+ * console.log(tokenizer.encode("Hello world"));
+ * await closeGguf(file);
+ * ```
  */
 export function createTokenizer(
   file: TokenizerSource,

@@ -26,13 +26,43 @@ const TOKEN_TYPE_ATTR: Record<number, number> = {
   6: TokenAttr.BYTE,
 };
 
-/** The parts of a parsed GGUF a tokenizer reads. */
+/**
+ * The parts of a parsed GGUF a tokenizer reads.
+ *
+ * @example Build a tokenizer from metadata alone
+ * ```ts ignore
+ * import { createTokenizer, readGguf, type TokenizerSource } from "@flint/flint";
+ *
+ * const { source, metadata } = await readGguf("vocab-only.gguf");
+ * const vocab: TokenizerSource = { source, metadata };
+ * const tokenizer = createTokenizer(vocab);
+ * ```
+ */
 export type TokenizerSource = Pick<GgufFile, "source" | "metadata">;
 
-/** The tokenizer families flint implements, by `tokenizer.ggml.model`. */
+/**
+ * The tokenizer families flint implements, by `tokenizer.ggml.model`.
+ *
+ * @example Branch on the tokenizer family
+ * ```ts ignore
+ * import { loadModel, type VocabType } from "@flint/flint";
+ *
+ * const { tokenizer } = await loadModel("models/stories260K.gguf");
+ * const type: VocabType = tokenizer.type; // "spm" for stories260K
+ * ```
+ */
 export type VocabType = "spm" | "bpe";
 
-/** Receives warnings about questionable metadata; library code never logs on its own. */
+/**
+ * Receives warnings about questionable metadata; library code never logs on its own.
+ *
+ * @example Forward warnings to console
+ * ```ts
+ * import type { TokenizerLogger } from "@flint/flint";
+ *
+ * const logger: TokenizerLogger = { warn: (message) => console.warn(message) };
+ * ```
+ */
 export interface TokenizerLogger {
   /** Questionable metadata that the tokenizer works around. */
   warn?(message: string): void;
