@@ -28,6 +28,8 @@ interface GreedyResult {
   text: string;
   memory: string;
   threads: number;
+  grewFrom: number;
+  grewTo: number;
   worker: string;
   sharedArrayBuffer: string;
 }
@@ -35,7 +37,7 @@ interface GreedyResult {
 /** Runs tests/greedy_main.ts in a fresh `deno run`, optionally without Worker and SAB. */
 async function runGreedy(
   moduleUrl: string,
-  options: { threads: number; noThreads?: boolean; importFrom?: string },
+  options: { threads: number; noThreads?: boolean; importFrom?: string; grow?: boolean },
 ): Promise<GreedyResult> {
   const args = ["run", "--config", CONFIG, "--allow-read"];
   if (options.importFrom) {
@@ -52,6 +54,7 @@ async function runGreedy(
     testdataPath(MODEL),
     String(STEPS),
     String(options.threads),
+    options.grow ? "grow" : "",
   );
   const output = await new Deno.Command(Deno.execPath(), { args, stdin: "null" }).output();
   const stderr = new TextDecoder().decode(output.stderr);
@@ -64,11 +67,17 @@ Deno.test({
   ignore: !HAVE_TESTDATA,
   async fn() {
     const expected = await golden();
-    const result = await runGreedy(new URL("mod.ts", ROOT).href, { threads: 2, noThreads: true });
+    const result = await runGreedy(new URL("mod.ts", ROOT).href, {
+      threads: 2,
+      noThreads: true,
+      grow: true,
+    });
     assert.equal(result.worker, "undefined");
     assert.equal(result.sharedArrayBuffer, "undefined");
     assert.equal(result.memory, "[object ArrayBuffer]");
     assert.equal(result.threads, 1);
+    // A plain memory detaches its buffer when it grows; generation and close() go on.
+    assert.ok(result.grewTo > result.grewFrom, `memory grew ${result.grewFrom} → ${result.grewTo}`);
     assert.deepEqual(result.tokens, expected.greedy.tokens.slice(0, STEPS));
   },
 });

@@ -268,6 +268,9 @@ export class KernelPool implements Dispatcher {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // A pool without workers has nothing to stop. Its memory may be a plain one that has
+    // grown since, which detaches the control block view.
+    if (this.#workers.length === 0) return;
     // terminate() alone does not end a worker that sleeps in Atomics.wait (seen in
     // Deno 2.9.6: the process then never exits), so wake the workers with STOP first.
     Atomics.store(this.#ctl, CTL.STOP, 1);
