@@ -12,6 +12,7 @@
  * | `FLINT_MODEL_URL`   | required: an `https:` URL or `hf:owner/repo/file.gguf`         |
  * | `FLINT_CTX_SIZE`    | context size per session (default: the model's, at most 4096) |
  * | `FLINT_BATCH_SIZE`  | prompt tokens evaluated at once (default 64, see below)        |
+ * | `FLINT_THREADS`     | kernel threads (default 1)                                     |
  * | `FLINT_API_KEY`     | when set, requests need `Authorization: Bearer <key>`          |
  * | `FLINT_MODEL_ALIAS` | the model id clients send (default: the model's name)          |
  * | `FLINT_HUB_URL`     | base URL for `hf:` refs (default https://huggingface.co)       |
@@ -19,7 +20,8 @@
  * The scratch memory of the forward pass grows linearly with the batch size. For a
  * 32000-token vocabulary the logits alone take 125 KiB per token of batch. The default
  * here is therefore 64 rather than the library's 512, which leaves room on hosts that
- * cap memory at 128 or 512 MB.
+ * cap memory at 128 or 512 MB. Threads default to 1: Deno Deploy Classic lists no
+ * `Worker` in its runtime API, and a worker that fails to start fails the load.
  *
  * @module
  */
@@ -39,7 +41,7 @@ export interface EdgeAppOptions {
   env?: EnvReader;
   /** Receives load progress and one line per request; default silent. */
   logger?: Logger;
-  /** Kernel threads; default all cores (one where `Worker` is missing). */
+  /** Kernel threads; default `FLINT_THREADS`, else 1. */
   threads?: number;
 }
 
@@ -109,7 +111,7 @@ export function createEdgeApp(options: EdgeAppOptions = {}): EdgeApp {
     const model = await loadModel(source, {
       nCtx,
       nBatch,
-      threads: options.threads,
+      threads: options.threads ?? positiveInt(env, "FLINT_THREADS") ?? 1,
       hubUrl: env("FLINT_HUB_URL") || undefined,
       logger,
       onProgress: (loaded, total) => {
