@@ -130,6 +130,30 @@ Deno.test({
         assert.equal(result.memory, "[object ArrayBuffer]");
         assert.deepEqual(result.tokens, expected.greedy.tokens.slice(0, STEPS));
       });
+      await t.step("edge.js serves a completion from a model URL", async () => {
+        const server = serveFiles({ "stories260K.gguf": await Deno.readFile(testdataPath(MODEL)) });
+        try {
+          const output = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "--allow-read",
+              "--allow-net=127.0.0.1",
+              new URL("tests/edge_bundle_main.ts", ROOT).pathname,
+              new URL(`file://${outdir}/edge.js`).href,
+              `${server.url}stories260K.gguf`,
+              String(STEPS),
+            ],
+            stdin: "null",
+          }).output();
+          assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+          const { status, body } = JSON.parse(new TextDecoder().decode(output.stdout));
+          assert.equal(status, 200, JSON.stringify(body));
+          assert.equal(body.usage.completion_tokens, STEPS);
+          assert.ok(expected.greedy.text.startsWith(body.choices[0].text), body.choices[0].text);
+        } finally {
+          await server.close();
+        }
+      });
     } finally {
       await Deno.remove(outdir, { recursive: true });
     }
