@@ -78,9 +78,9 @@ static const qtype *qtype_get(int type) {
   QTYPE(f16, 1, 2, 1, 2, convert_row_f16, f16, f16_f16);
   QTYPE(bf16, 1, 2, 1, 2, convert_row_bf16, bf16, bf16_bf16);
   QTYPE4(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
-  QTYPE(q4_1, 32, 20, 32, 36, quantize_row_q8_1, q4_1, q4_1_q8_1);
+  QTYPE4(q4_1, 32, 20, 32, 36, quantize_row_q8_1, q4_1, q4_1_q8_1);
   QTYPE(q5_0, 32, 22, 32, 34, quantize_row_q8_0, q5_0, q5_0_q8_0);
-  QTYPE(q5_1, 32, 24, 32, 36, quantize_row_q8_1, q5_1, q5_1_q8_1);
+  QTYPE4(q5_1, 32, 24, 32, 36, quantize_row_q8_1, q5_1, q5_1_q8_1);
   QTYPE4(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
   QTYPE(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
   QTYPE(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
