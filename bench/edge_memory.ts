@@ -1,7 +1,7 @@
 /**
- * Memory of the edge path: serves a GGUF on 127.0.0.1 with Range support, loads it the
- * way deploy/app.ts does (from a URL, batch 64, one thread) and prints the file size,
- * the kernels' WebAssembly memory and the process RSS after loading and after
+ * Memory of the edge path. Serves a GGUF on 127.0.0.1 with Range support and loads it
+ * the way deploy/app.ts does (from a URL, batch 64, one thread). Prints the file size,
+ * the kernels' WebAssembly memory, and the process RSS after loading and after
  * generating 16 tokens.
  *
  *     deno run -A bench/edge_memory.ts <model.gguf> [n_ctx]

@@ -1,8 +1,8 @@
 /**
  * `loadModel` for library users: resolves a model source (local path, URL, `hf:` ref,
  * bytes or a parsed file) and hands the GGUF to the model loader. Remote files are read
- * with HTTP Range requests straight into the kernels' memory unless `cache` asks for a
- * download into the cache folder first.
+ * with HTTP Range requests straight into the kernels' memory, unless the `cache` option
+ * requests a download into the cache folder first.
  */
 import { closeGguf, type GgufFile, readGguf } from "../gguf/mod.ts";
 import {
@@ -22,7 +22,7 @@ import {
 } from "../model/mod.ts";
 
 /**
- * Where a model comes from: a local path, an `http(s)://` URL, `hf:owner/repo/file.gguf`
+ * A model source: a local path, an `http(s)://` URL, `hf:owner/repo/file.gguf`
  * (optionally `hf:owner/repo@revision/file.gguf`), a `URL`, the bytes of a GGUF file,
  * or a file already opened with `readGguf`.
  *
@@ -143,10 +143,10 @@ async function openSource(source: ModelInput, options: LoadModelOptions): Promis
  * weights are read with HTTP Range requests directly into that memory, so no second
  * copy of the file exists at any time.
  *
- * Throws `ModelSourceError` for a malformed source string, `GgufError` for a file that
- * is not valid GGUF or cannot be read, `DownloadError` for a failed `cache` download,
- * `ModelError` for a GGUF that is not a usable llama model (naming the key or tensor)
- * and `TokenizerError` for a bad vocabulary.
+ * Errors: `ModelSourceError` for a malformed source string, `GgufError` for a file that
+ * is not valid GGUF or cannot be read, and `DownloadError` for a failed `cache`
+ * download. A GGUF that is not a usable llama model raises `ModelError` (naming the key
+ * or tensor), and a bad vocabulary raises `TokenizerError`.
  *
  * Call `model.close()` when done: the worker threads keep the process alive.
  *
