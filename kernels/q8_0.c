@@ -45,9 +45,24 @@ float vec_dot_q8_0_q8_0(int n, const void *vx, const void *vy) {
   return hsum_f32x4(accf);
 }
 
-static inline v128_t q8_0_block_sum(const block_q8_0 *b, v128_t y0, v128_t y1, v128_t zero) {
-  v128_t acc = dot32_i8_i8_acc(y0, wasm_v128_load(b->qs), zero, wasm_i32x4_splat(0));
-  return dot32_i8_i8_acc(y1, wasm_v128_load(b->qs + 16), zero, acc);
+/*
+ * In the relaxed build the activations give the unsigned operand: |y| (codes never reach
+ * -128) and their sign moved onto the weights, w·y = (w·sign y)·|y|. Both are computed
+ * once per block for the four rows.
+ */
+static inline v128_t q8_0_block_sum(const block_q8_0 *b, v128_t a0, v128_t a1, v128_t s0,
+                                    v128_t s1) {
+  v128_t w0 = wasm_v128_load(b->qs), w1 = wasm_v128_load(b->qs + 16);
+#ifdef FLINT_RELAXED
+  v128_t acc = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w0, s0), s0), a0,
+                                                     wasm_i32x4_splat(0));
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w1, s1), s1), a1, acc);
+#else
+  (void)s0;
+  (void)s1;
+  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a0, w0)),
+                        wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a1, w1)));
+#endif
 }
 
 void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *vy, float out[4]) {
@@ -57,8 +72,14 @@ void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *vy, float 
   v128_t acc = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK8_0; i++) {
     v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
-    v128_t s = hsum4_i32x4(q8_0_block_sum(&x0[i], y0, y1, zero), q8_0_block_sum(&x1[i], y0, y1, zero),
-                           q8_0_block_sum(&x2[i], y0, y1, zero), q8_0_block_sum(&x3[i], y0, y1, zero));
+#ifdef FLINT_RELAXED
+    v128_t s0 = wasm_i8x16_lt(y0, zero), s1 = wasm_i8x16_lt(y1, zero);
+    v128_t a0 = wasm_i8x16_abs(y0), a1 = wasm_i8x16_abs(y1);
+#else
+    v128_t s0 = zero, s1 = zero, a0 = y0, a1 = y1;
+#endif
+    v128_t s = hsum4_i32x4(q8_0_block_sum(&x0[i], a0, a1, s0, s1), q8_0_block_sum(&x1[i], a0, a1, s0, s1),
+                           q8_0_block_sum(&x2[i], a0, a1, s0, s1), q8_0_block_sum(&x3[i], a0, a1, s0, s1));
     v128_t d = load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
                           (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d);
     acc = madd_f32x4(wasm_f32x4_convert_i32x4(s),
