@@ -528,6 +528,7 @@ void vec_dot4_q5_1_q8_1(int n, const void *const rows[4], const void *y, float o
 typedef void (*dot_x4_fn)(int n, const void *x, const void *const ys[4], float out[4]);
 void vec_dot_q4_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 void vec_dot_q6_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q5_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
