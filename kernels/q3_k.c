@@ -91,11 +91,64 @@ float vec_dot_q3_K_q8_K(int n, const void *vx, const void *vy) {
     Q3K_HALF(0, sc_lo);
     Q3K_HALF(1, sc_hi);
 #undef Q3K_HALF
-#undef Q3K_CODE
-#undef Q3K_HIGH
     acc = wasm_i32x4_sub(acc, wasm_i32x4_shl(offset, 2));
     accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
                       wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
   }
   return hsum_f32x4(accf);
 }
+
+/*
+ * One weight row against four activation rows: codes are built once per block. Per token
+ * the float steps equal vec_dot_q3_K_q8_K's, so results match it bit for bit.
+ */
+void vec_dot_q3_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+  const block_q3_K *x = vx;
+  const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
+  const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4);
+  v128_t accf[4];
+  for (int t = 0; t < 4; t++) accf[t] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    const block_q8_K *yt[4] = {&y0[i], &y1[i], &y2[i], &y3[i]};
+    v128_t sc8 = unpack_scales_q3_K_v(x[i].scales);
+    v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
+    v128_t hm0 = wasm_v128_load(x[i].hmask), hm1 = wasm_v128_load(x[i].hmask + 16);
+    v128_t acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = wasm_i32x4_splat(0);
+#define Q3K_X4(h, j, sc)                                                                       \
+  do {                                                                                         \
+    v128_t ca = Q3K_CODE(qa, hm0, h, j), cb = Q3K_CODE(qb, hm1, h, j);                         \
+    v128_t sa = SPLAT_I16(sc, 2 * (j)), sb = SPLAT_I16(sc, 2 * (j) + 1);                       \
+    for (int t = 0; t < 4; t++) {                                                              \
+      const int8_t *yb = yt[t]->qs + 128 * (h) + 32 * (j);                                     \
+      acc[t] = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), ca), sa, acc[t]);                 \
+      acc[t] = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 16), cb), sb, acc[t]);            \
+    }                                                                                          \
+  } while (0)
+    {
+      v128_t qa = wasm_v128_load(x[i].qs), qb = wasm_v128_load(x[i].qs + 16);
+      Q3K_X4(0, 0, sc_lo);
+      Q3K_X4(0, 1, sc_lo);
+      Q3K_X4(0, 2, sc_lo);
+      Q3K_X4(0, 3, sc_lo);
+    }
+    {
+      v128_t qa = wasm_v128_load(x[i].qs + 32), qb = wasm_v128_load(x[i].qs + 48);
+      Q3K_X4(1, 0, sc_hi);
+      Q3K_X4(1, 1, sc_hi);
+      Q3K_X4(1, 2, sc_hi);
+      Q3K_X4(1, 3, sc_hi);
+    }
+#undef Q3K_X4
+    float d = fp16_to_f32(x[i].d);
+    for (int t = 0; t < 4; t++) {
+      v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums), sc_lo),
+                                     wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums + 8), sc_hi));
+      v128_t a = wasm_i32x4_sub(acc[t], wasm_i32x4_shl(offset, 2));
+      accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(a), wasm_f32x4_splat(yt[t]->d * d), accf[t]);
+    }
+  }
+  for (int t = 0; t < 4; t++) out[t] = hsum_f32x4(accf[t]);
+}
+#undef Q3K_CODE
+#undef Q3K_HIGH
