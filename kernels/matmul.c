@@ -82,7 +82,7 @@ static const qtype *qtype_get(int type) {
   QTYPE(q5_0, 32, 22, 32, 34, quantize_row_q8_0, q5_0, q5_0_q8_0);
   QTYPE4(q5_1, 32, 24, 32, 36, quantize_row_q8_1, q5_1, q5_1_q8_1);
   QTYPE4(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
-  QTYPE(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
+  QTYPEX4(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
   QTYPEX4(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
   QTYPEX4(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
   QTYPEX4(q5_k, 256, 176, 256, 292, quantize_row_q8_K, q5_K, q5_K_q8_K);

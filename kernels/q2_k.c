@@ -95,3 +95,56 @@ float vec_dot_q2_K_q8_K(int n, const void *vx, const void *vy) {
   }
   return hsum_f32x4(accf) - summ;
 }
+
+/*
+ * One weight row against four activation rows: codes are built once per block. Per token
+ * the float steps equal vec_dot_q2_K_q8_K's, so results match it bit for bit.
+ */
+void vec_dot_q2_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+  const block_q2_K *x = vx;
+  const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
+  const v128_t m3 = wasm_i8x16_splat(3), m4 = wasm_i8x16_splat(15);
+  v128_t accf[4];
+  float summ[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int t = 0; t < 4; t++) accf[t] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK_K; i++) {
+    const block_q8_K *yt[4] = {&y0[i], &y1[i], &y2[i], &y3[i]};
+    v128_t sc8 = wasm_v128_load(x[i].scales);
+    v128_t scales = wasm_v128_and(sc8, m4), mins = high_nibbles(sc8, m4);
+    v128_t sc_lo = wasm_u16x8_extend_low_u8x16(scales), sc_hi = wasm_u16x8_extend_high_u8x16(scales);
+    v128_t acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = wasm_i32x4_splat(0);
+#define Q2K_X4(h, j, sc, ca, cb)                                                               \
+  do {                                                                                         \
+    v128_t sa = SPLAT_I16(sc, 2 * (j)), sb = SPLAT_I16(sc, 2 * (j) + 1);                       \
+    for (int t = 0; t < 4; t++) {                                                              \
+      const int8_t *yb = yt[t]->qs + 128 * (h) + 32 * (j);                                     \
+      acc[t] = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), ca), sa, acc[t]);                 \
+      acc[t] = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 16), cb), sb, acc[t]);            \
+    }                                                                                          \
+  } while (0)
+#define Q2K_X4_HALF(h, sc)                                                                     \
+  do {                                                                                         \
+    v128_t qa = wasm_v128_load(x[i].qs + 32 * (h)), qb = wasm_v128_load(x[i].qs + 32 * (h) + 16); \
+    Q2K_X4(h, 0, sc, wasm_v128_and(qa, m3), wasm_v128_and(qb, m3));                            \
+    Q2K_X4(h, 1, sc, wasm_v128_and(wasm_u16x8_shr(qa, 2), m3), wasm_v128_and(wasm_u16x8_shr(qb, 2), m3)); \
+    Q2K_X4(h, 2, sc, wasm_v128_and(wasm_u16x8_shr(qa, 4), m3), wasm_v128_and(wasm_u16x8_shr(qb, 4), m3)); \
+    Q2K_X4(h, 3, sc, wasm_u16x8_shr(wasm_v128_and(qa, wasm_i8x16_splat(-64)), 6),             \
+           wasm_u16x8_shr(wasm_v128_and(qb, wasm_i8x16_splat(-64)), 6));                       \
+  } while (0)
+    Q2K_X4_HALF(0, sc_lo);
+    Q2K_X4_HALF(1, sc_hi);
+#undef Q2K_X4_HALF
+#undef Q2K_X4
+    float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
+    for (int t = 0; t < 4; t++) {
+      v128_t msum = wasm_i32x4_add(
+          wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums), wasm_u16x8_extend_low_u8x16(mins)),
+          wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums + 8), wasm_u16x8_extend_high_u8x16(mins)));
+      float dy = yt[t]->d;
+      accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(acc[t]), wasm_f32x4_splat(dy * d), accf[t]);
+      summ[t] += dy * dmin * (float)hsum_i32x4(msum);
+    }
+  }
+  for (int t = 0; t < 4; t++) out[t] = hsum_f32x4(accf[t]) - summ[t];
+}

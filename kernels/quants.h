@@ -530,6 +530,7 @@ void vec_dot_q4_K_q8_K_x4(int n, const void *x, const void *const ys[4], float o
 void vec_dot_q6_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 void vec_dot_q5_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 void vec_dot_q3_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q2_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
