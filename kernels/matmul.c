@@ -1,7 +1,6 @@
 /*
  * Matrix entry points over every supported weight type. GGML type ids select the row
- * kernels from one table, which also records which types have a SIMD form; a type
- * without one runs its scalar reference on purpose.
+ * kernels from one table (qtype_get), which names each type's SIMD and scalar kernels.
  *
  * Parallel entry points take the row range [row_begin, row_end) as their last two
  * arguments and write only those rows, so any split over threads gives the same bits.

@@ -49,6 +49,8 @@ float vec_dot_q8_0_q8_0(int n, const void *vx, const void *vy) {
  * In the relaxed build the activations give the unsigned operand: |y| (codes never reach
  * -128) and their sign moved onto the weights, w·y = (w·sign y)·|y|. Both are computed
  * once per block for the four rows.
+ * NOTE: a weight code of -128 against a negative activation wraps to -128 and gets the
+ * wrong sign. ggml's quantizer writes codes in -127..127, so only a hand-made file has it.
  */
 static inline v128_t q8_0_block_sum(const block_q8_0 *b, v128_t a0, v128_t a1, v128_t s0,
                                     v128_t s1) {
