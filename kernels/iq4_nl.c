@@ -60,3 +60,51 @@ float vec_dot_iq4_nl_q8_0(int n, const void *vx, const void *vy) {
   }
   return hsum_f32x4(accf);
 }
+
+/*
+ * Four rows per pass. As in the Q8_0 kernel the activations give the unsigned operand
+ * (|y|) and their sign moves onto the table values, both computed once per block.
+ */
+static inline v128_t iq4_nl_block_sum(const block_iq4_nl *b, v128_t a0, v128_t a1, v128_t s0,
+                                      v128_t s1, v128_t table, v128_t m4) {
+  v128_t q = wasm_v128_load(b->qs);
+  v128_t k0 = wasm_i8x16_swizzle(table, wasm_v128_and(q, m4));
+  v128_t k1 = wasm_i8x16_swizzle(table, high_nibbles(q, m4));
+#ifdef FLINT_RELAXED
+  v128_t acc = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(k0, s0), s0), a0,
+                                                     wasm_i32x4_splat(0));
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(k1, s1), s1), a1, acc);
+#else
+  (void)s0;
+  (void)s1;
+  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a0, k0)),
+                        wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a1, k1)));
+#endif
+}
+
+void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], const void *vy, float out[4]) {
+  const block_iq4_nl *x0 = rows[0], *x1 = rows[1], *x2 = rows[2], *x3 = rows[3];
+  const block_q8_0 *y = vy;
+  const v128_t m4 = wasm_i8x16_splat(15);
+  const v128_t table = wasm_v128_load(kvalues_iq4nl);
+  const v128_t zero = wasm_i8x16_splat((int8_t)flint_opaque_zero);
+  v128_t acc = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n / QK4_0; i++) {
+    v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
+#ifdef FLINT_RELAXED
+    v128_t s0 = wasm_i8x16_lt(y0, zero), s1 = wasm_i8x16_lt(y1, zero);
+    v128_t a0 = wasm_i8x16_abs(y0), a1 = wasm_i8x16_abs(y1);
+#else
+    v128_t s0 = zero, s1 = zero, a0 = y0, a1 = y1;
+#endif
+    v128_t s = hsum4_i32x4(iq4_nl_block_sum(&x0[i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x1[i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x2[i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x3[i], a0, a1, s0, s1, table, m4));
+    v128_t d = load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
+                          (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d);
+    acc = madd_f32x4(wasm_f32x4_convert_i32x4(s),
+                     wasm_f32x4_mul(d, wasm_f32x4_splat(fp16_to_f32(y[i].d))), acc);
+  }
+  wasm_v128_store(out, acc);
+}

@@ -86,7 +86,7 @@ static const qtype *qtype_get(int type) {
   QTYPEX4(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
   QTYPEX4(q5_k, 256, 176, 256, 292, quantize_row_q8_K, q5_K, q5_K_q8_K);
   QTYPEX4(q6_k, 256, 210, 256, 292, quantize_row_q8_K, q6_K, q6_K_q8_K);
-  QTYPE(iq4_nl, 32, 18, 32, 34, quantize_row_q8_0, iq4_nl, iq4_nl_q8_0);
+  QTYPE4(iq4_nl, 32, 18, 32, 34, quantize_row_q8_0, iq4_nl, iq4_nl_q8_0);
   QTYPE(iq4_xs, 256, 136, 256, 292, quantize_row_q8_K, iq4_xs, iq4_xs_q8_K);
 #undef QTYPE
 #undef QTYPEX4

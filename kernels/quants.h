@@ -520,6 +520,7 @@ void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *y, float o
 void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
 void vec_dot4_q4_1_q8_1(int n, const void *const rows[4], const void *y, float out[4]);
 void vec_dot4_q5_1_q8_1(int n, const void *const rows[4], const void *y, float out[4]);
+void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
 
 /*
  * One weight row against four activation rows (pointers may repeat): out[t] = x · ys[t],
