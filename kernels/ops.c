@@ -10,9 +10,9 @@
  * Each row is computed the same way whatever the range, so any split of the work over
  * threads gives bit-identical results.
  *
- * Numerics follow ggml's CPU backend where the order of operations changes the bits:
- * sums of squares and of exponentials accumulate in double, RMSNorm scales x before
- * multiplying by the weight, softmax multiplies by a float 1/sum, and attention over an
+ * Numerics follow ggml's CPU backend where the order of operations changes the bits.
+ * Sums of squares and of exponentials accumulate in double. RMSNorm scales x before
+ * multiplying by the weight, and softmax multiplies by a float 1/sum. Attention over an
  * F16 cache rounds Q (for Q*K) and the softmax weights (for P*V) to F16 first, as
  * ggml_mul_mat does when its weight operand is F16.
  */

@@ -175,7 +175,8 @@ export class KernelPool implements Dispatcher {
   /**
    * Calls the export `name` with `args` and a row range for each chunk of `[0, nRows)`,
    * and returns when all chunks are done. Threads claim chunks from a shared counter,
-   * so a worker that the OS has descheduled delays a job by one chunk at most. Returns
+   * so a worker that the OS has descheduled holds a job up only by a chunk it already
+   * claimed. Returns
    * the first nonzero integer a call returned (kernels return negative error codes),
    * else 0. Throws `KernelPoolError` when a call threw (a wasm trap), after the job.
    */
