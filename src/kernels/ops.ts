@@ -154,12 +154,12 @@ export class Ops {
     this.#elementwise("flint_expf", [this.#p(y), this.#p(x)], n, EXP_GRAIN);
   }
 
-  /** Converts `n` floats at `x` to F16 at `y`, rounding to nearest even. */
+  /** Converts `n` floats at `x` to F16 at `y` (not overlapping `x`), rounding to nearest even. */
   f32ToF16(y: number, x: number, n: number): void {
     this.#elementwise("flint_f32_to_f16", [this.#p(y), this.#p(x)], n);
   }
 
-  /** Converts `n` F16 values at `x` to floats at `y` (exact). */
+  /** Converts `n` F16 values at `x` to floats at `y` (not overlapping `x`), exactly. */
   f16ToF32(y: number, x: number, n: number): void {
     this.#elementwise("flint_f16_to_f32", [this.#p(y), this.#p(x)], n);
   }

@@ -72,13 +72,17 @@ function runAllOps(k: Kernels, dispatcher: Dispatcher): Float32Array[] {
   for (const kvF16 of [false, true]) {
     const nCtx = 80;
     const kvElements = nCtx * nHeadKv * headDim;
-    const kc = k.alloc(kvElements * 4);
-    const vc = k.alloc(kvElements * 4);
-    fillRandom(k, kc, kvElements, random);
-    fillRandom(k, vc, kvElements, random);
+    const kf = k.alloc(kvElements * 4);
+    const vf = k.alloc(kvElements * 4);
+    fillRandom(k, kf, kvElements, random);
+    fillRandom(k, vf, kvElements, random);
+    let kc = kf;
+    let vc = vf;
     if (kvF16) {
-      ops.f32ToF16(kc, kc, kvElements);
-      ops.f32ToF16(vc, vc, kvElements);
+      kc = k.alloc(kvElements * 2);
+      vc = k.alloc(kvElements * 2);
+      ops.f32ToF16(kc, kf, kvElements);
+      ops.f32ToF16(vc, vf, kvElements);
     }
     const pos = k.alloc(positions.length * 4);
     new Int32Array(k.memory.buffer, pos, positions.length).set(positions);
