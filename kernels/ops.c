@@ -649,8 +649,9 @@ typedef struct {
  * Query head h reads KV head h / (n_head / n_head_kv). Scores are scaled by
  * 1/sqrt(head_dim). Rows are query heads: a thread computes heads [row_begin, row_end)
  * for every token and touches only their slices of out and scratch. Each head's result
- * does not depend on which other heads share its call. head_dim must be a multiple of 4
- * and at most ATTN_MAX_HEAD_DIM, else the call traps.
+ * does not depend on which other heads share its call. The call traps when head_dim is
+ * not a multiple of 4 or exceeds ATTN_MAX_HEAD_DIM, or a position is negative or does
+ * not fit in scratch_stride.
  */
 FLINT_EXPORT(flint_attention)
 void flint_attention(float *out, const float *q, const void *k, const void *v, int kv_f16,
@@ -682,6 +683,7 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
 
     for (int t = 0; t < n_tokens; t++) {
       const int n_kv = positions[t] + 1;
+      if (n_kv < 1 || n_kv > scratch_stride) __builtin_trap();
       const float *qv[ATTN_CHUNK];
       float *pv[ATTN_CHUNK];
       float *ov[ATTN_CHUNK];

@@ -621,3 +621,29 @@ Deno.test("attention rejects a bad head layout", async () => {
     /head_dim 30 must be a multiple of 4/,
   );
 });
+
+Deno.test("attention traps on a position past the scratch", async () => {
+  const k = await loadKernels({ target: "wasm32" });
+  const ops = new Ops(k);
+  const headDim = 8;
+  const buffer = () => k.alloc(16 * headDim * 4);
+  const args = {
+    out: buffer(),
+    q: buffer(),
+    k: buffer(),
+    v: buffer(),
+    kvF16: false,
+    nTokens: 1,
+    nHead: 1,
+    nHeadKv: 1,
+    headDim,
+    scratch: buffer(),
+    scratchStride: 4,
+  };
+  ops.attention({ ...args, positions: k.alloc(4) });
+  const past = k.alloc(4);
+  new Int32Array(k.memory.buffer, past, 1)[0] = 4;
+  assert.throws(() => ops.attention({ ...args, positions: past }), WebAssembly.RuntimeError);
+  new Int32Array(k.memory.buffer, past, 1)[0] = -1;
+  assert.throws(() => ops.attention({ ...args, positions: past }), WebAssembly.RuntimeError);
+});
