@@ -9,6 +9,7 @@
  * --tokens=N also times flint_matmul on a batch of N tokens and prints the weight bytes
  * per second per token it reaches (the matvec figure is the one-token baseline).
  * --threads=N adds the matvec on a KernelPool of N threads (rows split in groups of 4).
+ * --interleave repacks the types that support it with repackRows4 first.
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
@@ -19,10 +20,13 @@ import { loadKernels } from "../src/kernels/runtime.ts";
 import { KernelPool } from "../src/kernels/pool.ts";
 import {
   activationRowBytes,
+  INTERLEAVED_4,
+  isInterleaveSupported,
   matmul,
   matvec,
   matvecScalar,
   quantizeRow,
+  repackRows4,
 } from "../src/kernels/quant.ts";
 import { testdataPath } from "../tests/testdata.ts";
 
@@ -54,6 +58,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "1" },
     tokens: { type: "string", default: "0" },
     threads: { type: "string", default: "1" },
+    interleave: { type: "boolean", default: false },
   },
 });
 
@@ -141,12 +146,17 @@ for (const name of values.types.split(",")) {
     }
     if (activationRowBytes(type, cols) > 14336 * 4) throw new Error("activation buffer too small");
     quantizeRow(k, type, x, xq, cols);
-    const simd = time(() => matvec(k, type, w, stride, xq, y, cols, 0, rows));
+    let layout: number = type;
+    if (values.interleave && isInterleaveSupported(k, type)) {
+      repackRows4(k, type, w, stride, rows, y);
+      layout = type | INTERLEAVED_4;
+    }
+    const simd = time(() => matvec(k, layout, w, stride, xq, y, cols, 0, rows));
     let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
       (simd * 1000).toFixed(2)
     } ms)`;
     if (pool) {
-      const args = [type, k.ptr(w), k.ptr(stride), k.ptr(xq), k.ptr(y), cols];
+      const args = [layout, k.ptr(w), k.ptr(stride), k.ptr(xq), k.ptr(y), cols];
       const pooled = time(() => pool.run("flint_matvec", args, rows, 4));
       line += `  ${threads} threads ${(total / pooled / 1e9).toFixed(2)} GB/s`;
     }
@@ -154,11 +164,13 @@ for (const name of values.types.split(",")) {
       const xqBytes = activationRowBytes(type, cols);
       for (let t = 1; t < nTokens; t++) quantizeRow(k, type, x, xq + t * xqBytes, cols);
       const mm = time(() =>
-        matmul(k, type, w, stride, xq, xqBytes, yBatch, cols, nTokens, rows, 0, rows)
+        matmul(k, layout, w, stride, xq, xqBytes, yBatch, cols, nTokens, rows, 0, rows)
       );
       line += `  matmul(${nTokens}) ${(total * nTokens / mm / 1e9).toFixed(2)} GB/s per token`;
     }
     if (!values["no-scalar"]) {
+      // The scalar reference reads row-major rows, so it runs on the unrepacked layout
+      // only (on interleaved bytes it would time the same work on scrambled blocks).
       const scalar = time(() => matvecScalar(k, type, w, stride, xq, y, cols, 0, rows));
       line += `  scalar ${(total / scalar / 1e9).toFixed(2)} GB/s  x${(scalar / simd).toFixed(1)}`;
     }

@@ -82,7 +82,7 @@ static inline v128_t iq4_nl_block_sum(const block_iq4_nl *b, v128_t a0, v128_t a
 #endif
 }
 
-void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], const void *vy, float out[4]) {
+void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], int step, const void *vy, float out[4]) {
   const block_iq4_nl *x0 = rows[0], *x1 = rows[1], *x2 = rows[2], *x3 = rows[3];
   const block_q8_0 *y = vy;
   const v128_t m4 = wasm_i8x16_splat(15);
@@ -97,12 +97,12 @@ void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], const void *vy, floa
 #else
     v128_t s0 = zero, s1 = zero, a0 = y0, a1 = y1;
 #endif
-    v128_t s = hsum4_i32x4(iq4_nl_block_sum(&x0[i], a0, a1, s0, s1, table, m4),
-                           iq4_nl_block_sum(&x1[i], a0, a1, s0, s1, table, m4),
-                           iq4_nl_block_sum(&x2[i], a0, a1, s0, s1, table, m4),
-                           iq4_nl_block_sum(&x3[i], a0, a1, s0, s1, table, m4));
-    v128_t d = load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
-                          (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d);
+    v128_t s = hsum4_i32x4(iq4_nl_block_sum(&x0[step * i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x1[step * i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x2[step * i], a0, a1, s0, s1, table, m4),
+                           iq4_nl_block_sum(&x3[step * i], a0, a1, s0, s1, table, m4));
+    v128_t d = load_f16x4((const uint8_t *)&x0[step * i].d, (const uint8_t *)&x1[step * i].d,
+                          (const uint8_t *)&x2[step * i].d, (const uint8_t *)&x3[step * i].d);
     acc = madd_f32x4(wasm_f32x4_convert_i32x4(s),
                      wasm_f32x4_mul(d, wasm_f32x4_splat(fp16_to_f32(y[i].d))), acc);
   }

@@ -10,6 +10,14 @@
 
 volatile int32_t flint_opaque_zero = 0;
 
+/*
+ * Flag added to a weight type id for a matrix whose rows are interleaved in groups of
+ * four by flint_repack_rows4: block i of row 4g + j is at group g's start plus
+ * (4i + j)·type_size. One group reads as a single stream, which the four-row kernels
+ * need to keep their speed once the matrix is larger than the caches.
+ */
+#define FLINT_INTERLEAVED4 256
+
 #define FLINT_OK 0
 #define FLINT_E_TYPE (-1) /* weight type without kernels */
 #define FLINT_E_SIZE (-2) /* n not a multiple of the block size, or a bad row range */
@@ -111,6 +119,14 @@ static const qtype *qtype_get(int type) {
   }
 }
 
+/* Looks up a type id that may carry FLINT_INTERLEAVED4; only four-row types take it. */
+static const qtype *qtype_get_layout(int type, int *interleaved) {
+  *interleaved = (type & FLINT_INTERLEAVED4) != 0;
+  const qtype *t = qtype_get(type & ~FLINT_INTERLEAVED4);
+  if (t && *interleaved && !t->dot4) return 0;
+  return t;
+}
+
 static int check_rows(const qtype *t, int n, int row_begin, int row_end) {
   if (!t) return FLINT_E_TYPE;
   if (n < 0 || n % t->block != 0) return FLINT_E_SIZE;
@@ -163,13 +179,22 @@ int flint_dequantize_rows_scalar(int type, const void *w, float *out, int n) {
 FLINT_EXPORT(flint_get_rows)
 int flint_get_rows(int type, const void *w, size_t row_stride_bytes, const int32_t *ids,
                    float *out, size_t out_stride_floats, int n_cols, int row_begin, int row_end) {
-  const qtype *t = qtype_get(type);
+  int interleaved;
+  const qtype *t = qtype_get_layout(type, &interleaved);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
   for (int i = row_begin; i < row_end; i++) {
     if (ids[i] < 0) return FLINT_E_SIZE;
-    t->dequant((const uint8_t *)w + (size_t)ids[i] * row_stride_bytes,
-               out + (size_t)i * out_stride_floats, n_cols);
+    float *dst = out + (size_t)i * out_stride_floats;
+    if (!interleaved) {
+      t->dequant((const uint8_t *)w + (size_t)ids[i] * row_stride_bytes, dst, n_cols);
+      continue;
+    }
+    const uint8_t *group = (const uint8_t *)w + (size_t)(ids[i] / 4) * 4 * row_stride_bytes;
+    for (int b = 0; b < n_cols / t->block; b++) {
+      const uint8_t *block = group + (size_t)(4 * b + ids[i] % 4) * t->type_size;
+      t->dequant(block, dst + (size_t)b * t->block, t->block);
+    }
   }
   return FLINT_OK;
 }
@@ -183,7 +208,7 @@ int flint_vec_dot(int type, int n, const void *w, const void *xq, float *out) {
   if (t->dot4) {
     const void *rows[4] = {w, w, w, w};
     float four[4];
-    t->dot4(n, rows, xq, four);
+    t->dot4(n, rows, 1, xq, four);
     *out = four[0];
   } else {
     *out = t->dot(n, w, xq);
@@ -203,11 +228,27 @@ int flint_vec_dot_scalar(int type, int n, const void *w, const void *xq, float *
 
 /*
  * Rows go through the four-row kernel where the type has one, padding the last group by
- * repeating its final row; every row then runs the same lane code, whatever the split.
+ * repeating its final row. Every row then runs the same lane code, whatever the split.
+ * Interleaved matrices always go by whole groups and keep only the rows in range.
  */
-static void matvec_rows(const qtype *t, int scalar, const void *w, size_t row_stride_bytes,
-                        const void *xq, float *y, int n_cols, int row_begin, int row_end) {
+static void matvec_rows(const qtype *t, int scalar, int interleaved, const void *w,
+                        size_t row_stride_bytes, const void *xq, float *y, int n_cols,
+                        int row_begin, int row_end) {
   const uint8_t *base = (const uint8_t *)w;
+  if (interleaved) {
+    for (int g = row_begin / 4; 4 * g < row_end; g++) {
+      const uint8_t *group = base + (size_t)4 * g * row_stride_bytes;
+      const void *rows[4] = {group, group + t->type_size, group + 2 * t->type_size,
+                             group + 3 * t->type_size};
+      float out[4];
+      t->dot4(n_cols, rows, 4, xq, out);
+      for (int j = 0; j < 4; j++) {
+        int r = 4 * g + j;
+        if (r >= row_begin && r < row_end) y[r] = out[j];
+      }
+    }
+    return;
+  }
   if (!scalar && t->dot4) {
     for (int r = row_begin; r < row_end; r += 4) {
       const void *rows[4];
@@ -216,7 +257,7 @@ static void matvec_rows(const qtype *t, int scalar, const void *w, size_t row_st
       for (int j = 0; j < 4; j++) {
         rows[j] = base + (size_t)(r + (j < count ? j : count - 1)) * row_stride_bytes;
       }
-      t->dot4(n_cols, rows, xq, out);
+      t->dot4(n_cols, rows, 1, xq, out);
       for (int j = 0; j < count; j++) y[r + j] = out[j];
     }
     return;
@@ -230,10 +271,11 @@ static void matvec_rows(const qtype *t, int scalar, const void *w, size_t row_st
 FLINT_EXPORT(flint_matvec)
 int flint_matvec(int type, const void *w, size_t row_stride_bytes, const void *xq, float *y,
                  int n_cols, int row_begin, int row_end) {
-  const qtype *t = qtype_get(type);
+  int interleaved;
+  const qtype *t = qtype_get_layout(type, &interleaved);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
-  matvec_rows(t, 0, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  matvec_rows(t, 0, interleaved, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
   return FLINT_OK;
 }
 
@@ -244,7 +286,7 @@ int flint_matvec_scalar(int type, const void *w, size_t row_stride_bytes, const 
   const qtype *t = qtype_get(type);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
-  matvec_rows(t, 1, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  matvec_rows(t, 1, 0, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
   return FLINT_OK;
 }
 
@@ -259,11 +301,12 @@ FLINT_EXPORT(flint_matmul)
 int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *xq,
                  size_t xq_stride_bytes, float *y, int n_cols, int n_tokens,
                  size_t y_stride_floats, int row_begin, int row_end) {
-  const qtype *t = qtype_get(type);
+  int interleaved;
+  const qtype *t = qtype_get_layout(type, &interleaved);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
   if (n_tokens < 0) return FLINT_E_SIZE;
-  if (t->dot_x4) {
+  if (t->dot_x4 && !interleaved) {
     /* Row-major: one weight row stays in L1 while it meets every token, four at a time;
      * the last group repeats its final token and drops the extra results. */
     for (int r = row_begin; r < row_end; r++) {
@@ -285,7 +328,42 @@ int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *x
     int r1 = r0 + MATMUL_TILE_ROWS < row_end ? r0 + MATMUL_TILE_ROWS : row_end;
     for (int tok = 0; tok < n_tokens; tok++) {
       const void *x = (const uint8_t *)xq + (size_t)tok * xq_stride_bytes;
-      matvec_rows(t, 0, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats, n_cols, r0, r1);
+      matvec_rows(t, 0, interleaved, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats,
+                  n_cols, r0, r1);
+    }
+  }
+  return FLINT_OK;
+}
+
+/* 1 when flint_repack_rows4 and FLINT_INTERLEAVED4 apply to weight type `type`, else 0. */
+FLINT_EXPORT(flint_interleave_supported) int flint_interleave_supported(int type) {
+  const qtype *t = qtype_get(type);
+  return t && t->dot4 ? 1 : 0;
+}
+
+/*
+ * Rewrites n_rows row-major rows at w in place into groups of four interleaved rows (see
+ * FLINT_INTERLEAVED4). n_rows must be a multiple of 4 and row_stride_bytes a whole number
+ * of blocks; tmp must hold 4·row_stride_bytes bytes. Afterwards pass type |
+ * FLINT_INTERLEAVED4 with the same row_stride_bytes to flint_matvec, flint_matmul and
+ * flint_get_rows.
+ */
+FLINT_EXPORT(flint_repack_rows4)
+int flint_repack_rows4(int type, void *w, size_t row_stride_bytes, int n_rows, void *tmp) {
+  const qtype *t = qtype_get(type);
+  if (!t || !t->dot4) return FLINT_E_TYPE;
+  if (n_rows < 0 || n_rows % 4 != 0 || row_stride_bytes % (size_t)t->type_size != 0) {
+    return FLINT_E_SIZE;
+  }
+  size_t ts = (size_t)t->type_size, n_blocks = row_stride_bytes / ts;
+  for (int g = 0; g < n_rows / 4; g++) {
+    uint8_t *group = (uint8_t *)w + (size_t)g * 4 * row_stride_bytes;
+    __builtin_memcpy(tmp, group, 4 * row_stride_bytes);
+    for (size_t b = 0; b < n_blocks; b++) {
+      for (size_t j = 0; j < 4; j++) {
+        __builtin_memcpy(group + (4 * b + j) * ts, (const uint8_t *)tmp + j * row_stride_bytes + b * ts,
+                         ts);
+      }
     }
   }
   return FLINT_OK;

@@ -79,7 +79,7 @@ static inline v128_t q4_0_block_sum(const block_q4_0 *b, v128_t y0, v128_t y1, v
 #endif
 }
 
-void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *vy, float out[4]) {
+void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], int step, const void *vy, float out[4]) {
   const block_q4_0 *x0 = rows[0], *x1 = rows[1], *x2 = rows[2], *x3 = rows[3];
   const block_q8_0 *y = vy;
   const v128_t m4 = wasm_i8x16_splat(15), eight = wasm_i8x16_splat(8);
@@ -92,12 +92,12 @@ void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *vy, float 
 #else
     v128_t ysum8 = wasm_i16x8_splat(0);
 #endif
-    v128_t s = hsum4_i32x4(q4_0_block_sum(&x0[i], y0, y1, ysum8, m4, eight),
-                           q4_0_block_sum(&x1[i], y0, y1, ysum8, m4, eight),
-                           q4_0_block_sum(&x2[i], y0, y1, ysum8, m4, eight),
-                           q4_0_block_sum(&x3[i], y0, y1, ysum8, m4, eight));
-    v128_t d = load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
-                          (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d);
+    v128_t s = hsum4_i32x4(q4_0_block_sum(&x0[step * i], y0, y1, ysum8, m4, eight),
+                           q4_0_block_sum(&x1[step * i], y0, y1, ysum8, m4, eight),
+                           q4_0_block_sum(&x2[step * i], y0, y1, ysum8, m4, eight),
+                           q4_0_block_sum(&x3[step * i], y0, y1, ysum8, m4, eight));
+    v128_t d = load_f16x4((const uint8_t *)&x0[step * i].d, (const uint8_t *)&x1[step * i].d,
+                          (const uint8_t *)&x2[step * i].d, (const uint8_t *)&x3[step * i].d);
     v128_t scale = wasm_f32x4_mul(d, wasm_f32x4_splat(fp16_to_f32(y[i].d)));
     acc = madd_f32x4(wasm_f32x4_convert_i32x4(s), scale, acc);
   }

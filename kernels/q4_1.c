@@ -66,19 +66,19 @@ static inline v128_t q4_1_block_sum(const block_q4_1 *b, v128_t y0, v128_t y1, v
   return wasm_i32x4_extadd_pairwise_i16x8(s);
 }
 
-void vec_dot4_q4_1_q8_1(int n, const void *const rows[4], const void *vy, float out[4]) {
+void vec_dot4_q4_1_q8_1(int n, const void *const rows[4], int step, const void *vy, float out[4]) {
   const block_q4_1 *x0 = rows[0], *x1 = rows[1], *x2 = rows[2], *x3 = rows[3];
   const block_q8_1 *y = vy;
   const v128_t m4 = wasm_i8x16_splat(15);
   v128_t acc = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK4_0; i++) {
     v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
-    v128_t s = hsum4_i32x4(q4_1_block_sum(&x0[i], y0, y1, m4), q4_1_block_sum(&x1[i], y0, y1, m4),
-                           q4_1_block_sum(&x2[i], y0, y1, m4), q4_1_block_sum(&x3[i], y0, y1, m4));
-    v128_t d = load_f16x4((const uint8_t *)&x0[i].d, (const uint8_t *)&x1[i].d,
-                          (const uint8_t *)&x2[i].d, (const uint8_t *)&x3[i].d);
-    v128_t m = load_f16x4((const uint8_t *)&x0[i].m, (const uint8_t *)&x1[i].m,
-                          (const uint8_t *)&x2[i].m, (const uint8_t *)&x3[i].m);
+    v128_t s = hsum4_i32x4(q4_1_block_sum(&x0[step * i], y0, y1, m4), q4_1_block_sum(&x1[step * i], y0, y1, m4),
+                           q4_1_block_sum(&x2[step * i], y0, y1, m4), q4_1_block_sum(&x3[step * i], y0, y1, m4));
+    v128_t d = load_f16x4((const uint8_t *)&x0[step * i].d, (const uint8_t *)&x1[step * i].d,
+                          (const uint8_t *)&x2[step * i].d, (const uint8_t *)&x3[step * i].d);
+    v128_t m = load_f16x4((const uint8_t *)&x0[step * i].m, (const uint8_t *)&x1[step * i].m,
+                          (const uint8_t *)&x2[step * i].m, (const uint8_t *)&x3[step * i].m);
     acc = madd_f32x4(wasm_f32x4_convert_i32x4(s),
                      wasm_f32x4_mul(d, wasm_f32x4_splat(fp16_to_f32(y[i].d))), acc);
     acc = madd_f32x4(m, wasm_f32x4_splat(fp16_to_f32(y[i].s)), acc);

@@ -512,15 +512,17 @@ float vec_dot_bf16_bf16_scalar(int n, const void *x, const void *y);
 float vec_dot_f32_f32_scalar(int n, const void *x, const void *y);
 
 /*
- * Four-row dot products: out[r] = rows[r] · y. Row pointers may repeat. Each lane runs
- * the same instructions, so a row gets the same bits whichever lane or group it is in.
+ * Four-row dot products: out[r] = rows[r] · y. Row pointers may repeat. Block i of a row
+ * is block step·i from its pointer: step 1 for row-major rows, 4 for rows interleaved
+ * by flint_repack_rows4. Each lane runs the same instructions, so a row gets the same
+ * bits whichever lane, group or layout it is in.
  */
-typedef void (*dot4_fn)(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q4_1_q8_1(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_q5_1_q8_1(int n, const void *const rows[4], const void *y, float out[4]);
-void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], const void *y, float out[4]);
+typedef void (*dot4_fn)(int n, const void *const rows[4], int step, const void *y, float out[4]);
+void vec_dot4_q4_0_q8_0(int n, const void *const rows[4], int step, const void *y, float out[4]);
+void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], int step, const void *y, float out[4]);
+void vec_dot4_q4_1_q8_1(int n, const void *const rows[4], int step, const void *y, float out[4]);
+void vec_dot4_q5_1_q8_1(int n, const void *const rows[4], int step, const void *y, float out[4]);
+void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], int step, const void *y, float out[4]);
 
 /*
  * One weight row against four activation rows (pointers may repeat): out[t] = x · ys[t],

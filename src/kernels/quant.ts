@@ -18,6 +18,12 @@ export const KERNEL_E_TYPE = -1;
 /** A length is not a multiple of the block size, or a row range or id is invalid. */
 export const KERNEL_E_SIZE = -2;
 
+/**
+ * Flag for a weight type id whose matrix was interleaved by `repackRows4`: pass
+ * `type | INTERLEAVED_4` to `matvec`, `matmul` and `getRows` for such a matrix.
+ */
+export const INTERLEAVED_4 = 256;
+
 /** A kernel rejected its arguments. */
 export class KernelError extends Error {
   readonly op: string;
@@ -25,9 +31,12 @@ export class KernelError extends Error {
   readonly code: number;
 
   constructor(op: string, type: number, code: number, detail: string) {
+    const name = type & INTERLEAVED_4
+      ? `${ggmlTypeName(type & ~INTERLEAVED_4)} (interleaved)`
+      : ggmlTypeName(type);
     const reason = code === KERNEL_E_TYPE
-      ? `weight type ${ggmlTypeName(type)} is not supported`
-      : `invalid size or row range for ${ggmlTypeName(type)}: ${detail}`;
+      ? `weight type ${name} is not supported`
+      : `invalid size or row range for ${name}: ${detail}`;
     super(`${op} failed: ${reason}`);
     this.name = "KernelError";
     this.op = op;
@@ -123,7 +132,7 @@ export function dequantizeRowsScalar(
  */
 export function getRows(
   k: Kernels,
-  type: GgmlType,
+  type: GgmlType | number,
   w: number,
   rowStrideBytes: number,
   ids: number,
@@ -187,7 +196,7 @@ export function vecDotScalar(
  */
 export function matvec(
   k: Kernels,
-  type: GgmlType,
+  type: GgmlType | number,
   w: number,
   rowStrideBytes: number,
   xq: number,
@@ -240,7 +249,7 @@ export function matvecScalar(
  */
 export function matmul(
   k: Kernels,
-  type: GgmlType,
+  type: GgmlType | number,
   w: number,
   rowStrideBytes: number,
   xq: number,
@@ -271,4 +280,34 @@ export function matmul(
     code,
     `nCols = ${nCols}, nTokens = ${nTokens}, rows ${rowBegin}..${rowEnd}`,
   );
+}
+
+/** True when `repackRows4` and `INTERLEAVED_4` apply to weights of `type`. */
+export function isInterleaveSupported(k: Kernels, type: GgmlType): boolean {
+  return k.exports.flint_interleave_supported(type) === 1;
+}
+
+/**
+ * Rewrites `nRows` row-major rows at `w` in place so that each group of four rows is read
+ * as one stream: block i of row 4g + j moves to group g's start + (4i + j)·block bytes.
+ * The four-row kernels lose a third of their speed on separate row streams once a matrix
+ * outgrows the caches. `nRows` must be a multiple of 4 and `tmp` must hold
+ * 4·rowStrideBytes bytes. Afterwards use `type | INTERLEAVED_4`.
+ */
+export function repackRows4(
+  k: Kernels,
+  type: GgmlType,
+  w: number,
+  rowStrideBytes: number,
+  nRows: number,
+  tmp: number,
+): void {
+  const code = k.exports.flint_repack_rows4(
+    type,
+    k.ptr(w),
+    k.ptr(rowStrideBytes),
+    nRows,
+    k.ptr(tmp),
+  );
+  check("repackRows4", type, code, `nRows = ${nRows}, row stride ${rowStrideBytes} bytes`);
 }

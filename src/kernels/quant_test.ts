@@ -8,11 +8,14 @@ import {
   dequantizeRows,
   dequantizeRowsScalar,
   getRows,
+  INTERLEAVED_4,
+  isInterleaveSupported,
   KernelError,
   matmul,
   matvec,
   matvecScalar,
   quantizeRow,
+  repackRows4,
   SUPPORTED_WEIGHT_TYPES,
   vecDot,
   vecDotScalar,
@@ -351,6 +354,84 @@ for (const build of BUILDS) {
         const last = k.f32(yMm + 5 * yStride * 4, g.rows);
         assert.equal(firstBitMismatch(k.f32(yOne, g.rows), last), undefined, `${g.name} 1 token`);
       }
+    },
+  });
+}
+
+for (const build of BUILDS) {
+  Deno.test({
+    name: `interleaved rows match row-major (${buildName(build)})`,
+    ignore: !HAVE_TESTDATA,
+    async fn() {
+      const k = await loadKernels(build);
+      let repacked = 0;
+      for (const g of await loadGoldens()) {
+        if (!isInterleaveSupported(k, g.type)) continue;
+        repacked++;
+        const stride = g.bytes.length / g.rows;
+        const w = put(k, g.bytes);
+        const wi = put(k, g.bytes);
+        repackRows4(k, g.type, wi, stride, g.rows, k.alloc(4 * stride));
+        assert.notDeepEqual(k.u8(wi, g.bytes.length).slice(), g.bytes, `${g.name} moved`);
+        const type = g.type | INTERLEAVED_4;
+
+        const nTokens = 5;
+        const xqBytes = activationRowBytes(g.type, g.cols);
+        const xq = k.alloc(xqBytes * nTokens);
+        for (let t = 0; t < nTokens; t++) {
+          quantizeRow(
+            k,
+            g.type,
+            putF32(k, randomVector(g.cols, 77 * t + 1)),
+            xq + t * xqBytes,
+            g.cols,
+          );
+        }
+        const yPlain = k.alloc(g.rows * 4);
+        const ySplit = k.alloc(g.rows * 4);
+        matvec(k, g.type, w, stride, xq, yPlain, g.cols, 0, g.rows);
+        matvec(k, type, wi, stride, xq, ySplit, g.cols, 0, 13);
+        matvec(k, type, wi, stride, xq, ySplit, g.cols, 13, 30);
+        matvec(k, type, wi, stride, xq, ySplit, g.cols, 30, g.rows);
+        const plain = k.f32(yPlain, g.rows).slice();
+        assert.equal(firstBitMismatch(k.f32(ySplit, g.rows), plain), undefined, `${g.name} matvec`);
+
+        const mmPlain = k.alloc(g.rows * nTokens * 4);
+        const mmInter = k.alloc(g.rows * nTokens * 4);
+        matmul(k, g.type, w, stride, xq, xqBytes, mmPlain, g.cols, nTokens, g.rows, 0, g.rows);
+        matmul(k, type, wi, stride, xq, xqBytes, mmInter, g.cols, nTokens, g.rows, 0, 21);
+        matmul(k, type, wi, stride, xq, xqBytes, mmInter, g.cols, nTokens, g.rows, 21, g.rows);
+        const mm = k.f32(mmPlain, g.rows * nTokens).slice();
+        assert.equal(
+          firstBitMismatch(k.f32(mmInter, g.rows * nTokens), mm),
+          undefined,
+          `${g.name} matmul`,
+        );
+
+        const ids = [5, 0, 63, 6];
+        const idsAt = k.alloc(ids.length * 4, 4);
+        new Int32Array(k.memory.buffer, idsAt, ids.length).set(ids);
+        const out = k.alloc(ids.length * g.cols * 4);
+        getRows(k, type, wi, stride, idsAt, out, g.cols, g.cols, 0, ids.length);
+        for (const [i, id] of ids.entries()) {
+          const got = k.f32(out + i * g.cols * 4, g.cols);
+          const want = g.expected.subarray(id * g.cols, (id + 1) * g.cols);
+          assert.equal(firstBitMismatch(got, want), undefined, `${g.name} row ${id}`);
+        }
+      }
+      assert.equal(repacked, 5, "Q4_0, Q4_1, Q5_1, Q8_0 and IQ4_NL interleave");
+
+      const buf = k.alloc(8192);
+      assert.throws(() => repackRows4(k, GgmlType.Q4_K, buf, 144, 4, buf), KernelError);
+      assert.throws(() => repackRows4(k, GgmlType.Q8_0, buf, 34, 6, buf), KernelError);
+      assert.throws(
+        () => matvec(k, GgmlType.Q6_K | INTERLEAVED_4, buf, 210, buf, buf, 256, 0, 4),
+        KernelError,
+      );
+      assert.throws(
+        () => dequantizeRows(k, (GgmlType.Q8_0 | INTERLEAVED_4) as GgmlType, buf, buf, 32),
+        KernelError,
+      );
     },
   });
 }
