@@ -169,6 +169,8 @@ export class KernelPool implements Dispatcher {
 
   /** Chunks that workers (not the calling thread) have run since the pool started. */
   get workerChunks(): number {
+    // Without workers the memory may be a plain one whose growth detached the view.
+    if (this.#workers.length === 0) return 0;
     return Atomics.load(this.#ctl, CTL.WORKER_CHUNKS);
   }
 

@@ -259,5 +259,6 @@ Deno.test("pool without Worker runs on one thread", async () => {
   k.f32(x, 40000).fill(1.5);
   assert.equal(pool.run("flint_add", [x, x, x], 40000, 16384), 0);
   assert.equal(k.f32(x, 40000)[39999], 3);
+  assert.equal(pool.workerChunks, 0);
   pool.close();
 });
