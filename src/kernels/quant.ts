@@ -2,9 +2,9 @@
  * Typed wrappers over the quantized-weight kernels (kernels/matmul.c). Addresses and
  * byte sizes are plain numbers; the wrappers convert them for the wasm64 build.
  *
- * A matrix product runs in two steps: `quantizeRow` turns a float32 activation row
+ * A matrix product runs in two steps. `quantizeRow` turns a float32 activation row
  * into the weight type's activation type (Q8_0, Q8_1, Q8_K, F16, BF16 or F32, as
- * ggml's CPU backend does), then `matvec` / `matmul` take the dot of each weight row
+ * ggml's CPU backend does). Then `matvec` or `matmul` takes the dot of each weight row
  * with it. Parallel entry points take `[rowBegin, rowEnd)` last and write only those
  * rows, so any split over threads gives identical results.
  */
@@ -74,7 +74,7 @@ export function isSupportedWeightType(type: number): type is GgmlType {
   return ACTIVATION_TYPE.has(type as GgmlType);
 }
 
-/** The type activations are converted to before a dot with weights of `weightType`. */
+/** Returns the type that activations take before a dot with weights of `weightType`. */
 export function activationType(weightType: GgmlType): GgmlType {
   const act = ACTIVATION_TYPE.get(weightType);
   if (act === undefined) {

@@ -458,7 +458,8 @@ Deno.test("quantizeRow Q8_0 follows ggml's x86 rule", async () => {
     assert.equal(view.getFloat16(34 * b, true), Math.f16round(d), `block ${b} d`);
     for (let i = 0; i < 32; i++) {
       const q = view.getInt8(34 * b + 2 + i);
-      assert.ok(q >= -127 && q <= 127, `code ${q}`);
+      assert.ok(q >= -127, `code ${q} below -127`);
+      assert.ok(q <= 127, `code ${q} above 127`);
       assert.equal(q, roundHalfEven(Math.fround(x[32 * b + i] * id)), `block ${b} code ${i}`);
     }
   }
