@@ -109,7 +109,13 @@ export function quantizeRow(k: Kernels, type: GgmlType, x: number, xq: number, n
 }
 
 /** Dequantizes `n` weights (whole blocks) at `w` into float32 at `out`. */
-export function dequantizeRows(k: Kernels, type: GgmlType, w: number, out: number, n: number) {
+export function dequantizeRows(
+  k: Kernels,
+  type: GgmlType,
+  w: number,
+  out: number,
+  n: number,
+): void {
   const code = k.exports.flint_dequantize_rows(type, k.ptr(w), k.ptr(out), n);
   check("dequantizeRows", type, code, `n = ${n}`);
 }
@@ -167,7 +173,15 @@ function scratchFloat(k: Kernels): number {
   return at;
 }
 
-function dot(op: string, fn: string, k: Kernels, type: GgmlType, n: number, w: number, xq: number) {
+function dot(
+  op: string,
+  fn: string,
+  k: Kernels,
+  type: GgmlType,
+  n: number,
+  w: number,
+  xq: number,
+): number {
   const out = scratchFloat(k);
   const code = k.exports[fn](type, n, k.ptr(w), k.ptr(xq), k.ptr(out));
   check(op, type, code, `n = ${n}`);
