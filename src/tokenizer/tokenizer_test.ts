@@ -89,11 +89,21 @@ Deno.test("createTokenizer rejects short scores", () => {
 });
 
 Deno.test("createTokenizer ignores out-of-range special ids", () => {
+  const warnings: string[] = [];
+  const logger = { warn: (message: string) => warnings.push(message) };
   const tokenizer = createTokenizer(
     fakeGguf({ ...spmVocab(PIECES), "tokenizer.ggml.padding_token_id": 4294967295 }),
+    { logger },
   );
   assert.equal(tokenizer.bos, 1);
   assert.equal(tokenizer.eos, 2);
+  // 0xFFFFFFFF is llama.cpp's "none": silent. Other ids outside the vocabulary warn.
+  assert.deepEqual(warnings, []);
+  createTokenizer(fakeGguf({ ...spmVocab(PIECES), "tokenizer.ggml.eot_token_id": 9999 }), {
+    logger,
+  });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /ignoring key "tokenizer.ggml.eot_token_id".*found 9999/);
 });
 
 Deno.test("spm merges by score", () => {

@@ -388,6 +388,8 @@ export function loadVocab(file: TokenizerSource, logger: TokenizerLogger = {}): 
     const value = meta.get(key);
     if (value === undefined) return fallback;
     const id = typeof value === "bigint" ? Number(value) : value;
+    // llama.cpp writes -1 (0xFFFFFFFF as uint32) for "no such token".
+    if (id === -1 || id === 0xFFFFFFFF) return fallback;
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= nTokens) {
       logger.warn?.(
         `ignoring key "${key}" in ${file.source}: found ${String(value)}, ` +
