@@ -5,9 +5,9 @@
  * @module
  */
 import { closeGguf, formatInspect, GgufError, readGguf } from "./mod.ts";
-import { type CliIo, COMMANDS, runCommand, UsageError } from "./src/cli/commands.ts";
+import { CliError, type CliIo, COMMANDS, runCommand, UsageError } from "./src/cli/commands.ts";
 import { DownloadError, ModelSourceError } from "./src/hub/mod.ts";
-import { ModelError } from "./src/model/errors.ts";
+import { ContextError, ModelError } from "./src/model/errors.ts";
 
 async function inspect(pathOrUrl: string): Promise<void> {
   const file = await readGguf(pathOrUrl);
@@ -68,36 +68,69 @@ async function runModelCommand(command: keyof typeof COMMANDS, args: string[]): 
   }
 }
 
+const USAGE = "usage: cli.ts <command> [options]\n" +
+  "  inspect <path|url>   print a GGUF file's metadata and tensors\n" +
+  Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(20)} ${c.summary.split(";")[0]}`)
+    .join("\n") +
+  "\nrun 'cli.ts <command> --help' for its options";
+
+const INSPECT_USAGE = "Print a GGUF file's metadata and tensor table.\n\n" +
+  "usage: cli.ts inspect <path|url>";
+
+/** Prints a usage error and the usage to stderr; returns exit code 2. */
+function usageError(message: string, usage: string): number {
+  // deno-lint-ignore no-console
+  console.error(`error: ${message}\n${usage}`);
+  return 2;
+}
+
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h" || arg === "help";
   if (Object.hasOwn(COMMANDS, command ?? "")) {
     return await runModelCommand(command as keyof typeof COMMANDS, rest);
   }
-  if (command === "inspect" && rest.length === 1) {
+  if (command === "inspect") {
+    if (rest.some(isHelp)) {
+      // deno-lint-ignore no-console
+      console.log(INSPECT_USAGE);
+      return 0;
+    }
+    if (rest.length !== 1) {
+      return usageError(`inspect expects one path or URL, found ${rest.length}`, INSPECT_USAGE);
+    }
     await inspect(rest[0]);
     return 0;
   }
-  // deno-lint-ignore no-console
-  console.error(
-    "usage: cli.ts <command> [options]\n" +
-      "  inspect <path|url>   print a GGUF file's metadata and tensors\n" +
-      Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(20)} ${c.summary.split(";")[0]}`)
-        .join("\n") +
-      "\nrun 'cli.ts <command> --help' for its options",
-  );
-  return 2;
+  if (isHelp(command)) {
+    // deno-lint-ignore no-console
+    console.log(USAGE);
+    return 0;
+  }
+  if (command === undefined) return usageError("no command given", USAGE);
+  return usageError(`unknown command '${command}'`, USAGE);
+}
+
+/** A one-line message for errors caused by the user's input or setup, else undefined. */
+function userMessage(error: unknown): string | undefined {
+  if (
+    error instanceof GgufError || error instanceof ModelError || error instanceof ContextError ||
+    error instanceof DownloadError || error instanceof ModelSourceError ||
+    error instanceof CliError || error instanceof Deno.errors.NotFound
+  ) {
+    return error.message;
+  }
+  return undefined;
 }
 
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    const userFacing = error instanceof GgufError || error instanceof ModelError ||
-      error instanceof DownloadError || error instanceof ModelSourceError ||
-      error instanceof Deno.errors.NotFound;
-    if (!userFacing) throw error;
+    const message = userMessage(error);
+    if (message === undefined) throw error;
     // deno-lint-ignore no-console
-    console.error(`error: ${error.message}`);
+    console.error(`error: ${message}`);
     Deno.exit(1);
   }
 }

@@ -67,6 +67,101 @@ Deno.test("usage errors exit with code 2", async () => {
   const cacheType = await run(["serve", "--cache-type", "q8_0", "--model", "x.gguf"]);
   assert.equal(cacheType.code, 2);
   assert.match(cacheType.stderr, /invalid --cache-type 'q8_0': expected f16 or f32/);
+  const bogus = await run(["complete", "--bogus", "x"]);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /^error: unknown option '--bogus'\n/);
+  // Negative values parse as values, in every spelling, and are range-checked.
+  for (const args of [["-n", "-2"], ["-n=-2"], ["--max-tokens", "-2"], ["--max-tokens=-2"]]) {
+    const negative = await run(["complete", ...args, "x"]);
+    assert.equal(negative.code, 2, args.join(" "));
+    assert.match(negative.stderr, /invalid --max-tokens '-2': expected an integer >= -1/);
+  }
+});
+
+Deno.test("top-level help, unknown commands and inspect help", async () => {
+  for (const flag of ["--help", "-h", "help"]) {
+    const help = await run([flag]);
+    assert.equal(help.code, 0, flag);
+    assert.match(help.stdout, /^usage: cli.ts <command> \[options\]\n/, flag);
+    assert.equal(help.stderr, "", flag);
+  }
+  const unknown = await run(["bogus"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^error: unknown command 'bogus'\nusage: cli.ts <command>/);
+  const none = await run([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^error: no command given\n/);
+  for (const flag of ["--help", "-h"]) {
+    const inspect = await run(["inspect", flag]);
+    assert.equal(inspect.code, 0, flag);
+    assert.match(inspect.stdout, /usage: cli.ts inspect <path\|url>/);
+  }
+  const twoFiles = await run(["inspect", "a.gguf", "b.gguf"]);
+  assert.equal(twoFiles.code, 2);
+  assert.match(twoFiles.stderr, /inspect expects one path or URL, found 2/);
+});
+
+Deno.test({
+  name: "negative option values reach the sampler",
+  ignore: !HAVE_TESTDATA,
+  async fn() {
+    // -n -1 runs until the 24-token context is full; temperature -1 is greedy (llama.cpp).
+    const args = ["complete", "-m", MODEL, "-t", "1", "-c", "24", "-n", "-1"];
+    const { code, stdout, stderr } = await run([
+      ...args,
+      "--temperature",
+      "-1",
+      "Once upon a time",
+    ]);
+    assert.equal(code, 0, stderr);
+    const text = stdout.slice(0, -1);
+    assert.ok(text.length > 40, JSON.stringify(stdout));
+    assert.ok((await goldenText()).startsWith(text), JSON.stringify(stdout));
+  },
+});
+
+Deno.test({
+  name: "user errors print one line without a stack trace",
+  ignore: !HAVE_TESTDATA,
+  async fn() {
+    const noTrace = (stderr: string) => assert.ok(!/Uncaught| {4}at /.test(stderr), stderr);
+    const long = await run([
+      "complete",
+      "-m",
+      MODEL,
+      "-t",
+      "1",
+      "-c",
+      "8",
+      "one two three four five six seven eight",
+    ]);
+    assert.equal(long.code, 1);
+    assert.match(
+      long.stderr,
+      /error: the prompt has \d+ tokens, which does not fit the context of 8; shorten the prompt or raise --ctx-size/,
+    );
+    noTrace(long.stderr);
+
+    const huge = await run(["complete", "-m", MODEL, "-c", "99999999", "x"]);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /error: --ctx-size 99999999 needs a f16 KV cache of [\d.]+ GiB/);
+    assert.ok(!huge.stderr.includes("loading model"), "checked before loading");
+    noTrace(huge.stderr);
+
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const port = String((busy.addr as Deno.NetAddr).port);
+      const inUse = await run(["serve", "-m", MODEL, "-t", "1", "--port", port]);
+      assert.equal(inUse.code, 1);
+      assert.match(
+        inUse.stderr,
+        new RegExp(`error: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`),
+      );
+      noTrace(inUse.stderr);
+    } finally {
+      busy.close();
+    }
+  },
 });
 
 Deno.test({
@@ -87,7 +182,9 @@ Deno.test({
     ]);
     assert.equal(code, 0, stderr);
     assert.ok(stdout.length > 50);
-    assert.ok((await goldenText()).startsWith(stdout), JSON.stringify(stdout));
+    // The text, then one newline so that the shell prompt starts on its own line.
+    assert.ok(stdout.endsWith("\n"), JSON.stringify(stdout));
+    assert.ok((await goldenText()).startsWith(stdout.slice(0, -1)), JSON.stringify(stdout));
     assert.match(stderr, /INFO model "llama" loaded in [\d.]+ s: llama, n_embd 64, n_layer 5/);
     assert.match(stderr, /INFO quant mix: F32 48/);
   },
@@ -288,5 +385,31 @@ Deno.test({
     assert.equal(prompts[2], "(chat cleared)\n");
     assert.ok(prompts[3].trim().length > 0, `empty second reply: ${JSON.stringify(stdout)}`);
     assert.ok(!stdout.includes("not read"));
+  },
+});
+
+Deno.test({
+  name: "chat drops old turns when the context is full",
+  ignore: !HAVE_TESTDATA,
+  async fn() {
+    // Unlimited replies fill the 128-token context, so each later turn must drop turns.
+    const { code, stdout, stderr } = await run(
+      ["chat", "--model", MODEL, "--temperature", "0", "-t", "1"],
+      { stdin: "Hi\nHello\nOnce more\n" + "word ".repeat(200) + "\n/exit\n" },
+    );
+    assert.equal(code, 0, stderr);
+    assert.ok(!/Uncaught|ContextError/.test(stderr), stderr);
+    assert.match(
+      stderr,
+      /WARN the chat outgrew the context of 128 tokens; dropped its oldest turn/,
+    );
+    assert.match(
+      stderr,
+      /WARN the prompt has \d+ tokens, which does not fit the context of 128: the message does not fit/,
+    );
+    const prompts = stdout.split("> ");
+    assert.ok(prompts[2].trim().length > 0, `empty second reply: ${JSON.stringify(stdout)}`);
+    assert.ok(prompts[3].trim().length > 0, `empty third reply: ${JSON.stringify(stdout)}`);
+    assert.equal(prompts[4], "", "the message that cannot fit gets no reply");
   },
 });

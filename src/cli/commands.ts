@@ -1,8 +1,11 @@
 /** The `serve`, `chat` and `complete` commands. */
 import type { ChatMessage, GenerateOptions } from "../engine/types.ts";
+import { ContextError } from "../model/errors.ts";
 import { createHandler } from "../server/mod.ts";
+import type { Model } from "../model/mod.ts";
 import { type CliIo, loadModelOption, memoryLine } from "./load.ts";
 import {
+  CliError,
   commandHelp,
   type CommandName,
   intOption,
@@ -13,7 +16,7 @@ import {
 } from "./options.ts";
 
 export { type CliIo } from "./load.ts";
-export { commandHelp, COMMANDS, UsageError } from "./options.ts";
+export { CliError, commandHelp, COMMANDS, UsageError } from "./options.ts";
 
 /** Runs `serve`, `chat` or `complete` with its arguments; returns the exit code. */
 export async function runCommand(
@@ -36,7 +39,8 @@ export async function runCommand(
 function samplingOptions(options: ParsedOptions): GenerateOptions {
   const result: GenerateOptions = {
     maxTokens: intOption(options, "max-tokens", -1),
-    temperature: numberOption(options, "temperature", 0, 100),
+    // As in llama.cpp, a temperature at or below 0 means greedy sampling.
+    temperature: clampTemperature(numberOption(options, "temperature", -100, 100)),
     topK: intOption(options, "top-k", 0),
     topP: numberOption(options, "top-p", 0, 1),
     minP: numberOption(options, "min-p", 0, 1),
@@ -47,6 +51,10 @@ function samplingOptions(options: ParsedOptions): GenerateOptions {
   return Object.fromEntries(
     Object.entries(result).filter(([, v]) => v !== undefined),
   ) as GenerateOptions;
+}
+
+function clampTemperature(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : Math.max(0, value);
 }
 
 function fileStem(path: string): string {
@@ -92,27 +100,55 @@ async function serve(
 
   const stop = new AbortController();
   signal?.addEventListener("abort", () => stop.abort(), { once: true });
-  const server = Deno.serve({
-    hostname,
-    port,
-    signal: stop.signal,
-    onListen: (addr) => {
-      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      io.logger.info(
-        `listening on http://${host}:${addr.port} (chat page at /, OpenAI API at /v1)`,
+  let server: Deno.HttpServer;
+  try {
+    server = listen();
+  } catch (error) {
+    await model.close();
+    const where = `${hostname}:${port}`;
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(
+        `cannot listen on ${where}: the address is in use; stop the other server or pick ` +
+          `another --port (0 picks a free one)`,
       );
-    },
-    onError: (error) => {
-      io.logger.error(`unhandled error: ${(error as Error)?.stack ?? error}`);
-      return Response.json({
-        error: { message: "internal server error", type: "server_error", param: null, code: null },
-      }, { status: 500 });
-    },
-  }, handler);
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.NotFound) {
+      throw new CliError(`cannot listen on ${where}: no such local address; check --host`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new CliError(`cannot listen on ${where}: ${(error as Error).message}`);
+    }
+    throw error;
+  }
   await server.finished;
   io.logger.info("server stopped");
   await model.close();
   return 0;
+
+  function listen(): Deno.HttpServer {
+    return Deno.serve({
+      hostname,
+      port,
+      signal: stop.signal,
+      onListen: (addr) => {
+        const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+        io.logger.info(
+          `listening on http://${host}:${addr.port} (chat page at /, OpenAI API at /v1)`,
+        );
+      },
+      onError: (error) => {
+        io.logger.error(`unhandled error: ${(error as Error)?.stack ?? error}`);
+        return Response.json({
+          error: {
+            message: "internal server error",
+            type: "server_error",
+            param: null,
+            code: null,
+          },
+        }, { status: 500 });
+      },
+    }, handler);
+  }
 }
 
 /** Reads stdin line by line. */
@@ -187,19 +223,62 @@ async function chat(
     const onAbort = () => turn.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
     Deno.addSignalListener("SIGINT", onAbort);
-    let reply: string;
+    let reply: string | undefined;
     try {
-      reply = await streamTo(io, session.chat(history, { ...sampling, signal: turn.signal }));
+      reply = await chatTurn(io, session, history, initial.length, {
+        ...sampling,
+        signal: turn.signal,
+      });
     } finally {
       Deno.removeSignalListener("SIGINT", onAbort);
       signal?.removeEventListener("abort", onAbort);
     }
-    history.push({ role: "assistant", content: reply });
-    await io.write("\n> ");
+    if (reply !== undefined) {
+      history.push({ role: "assistant", content: reply });
+      await io.write("\n");
+    }
+    await io.write("> ");
   }
   await io.write("\n");
   await model.close();
   return 0;
+}
+
+/**
+ * Streams the reply to the last message of `history`. When the chat outgrows the context,
+ * drops the oldest turns after the first `keep` messages and retries; when the last message
+ * alone does not fit, removes it, reports it and returns undefined.
+ */
+async function chatTurn(
+  io: CliIo,
+  session: ReturnType<Model["createSession"]>,
+  history: ChatMessage[],
+  keep: number,
+  options: GenerateOptions,
+): Promise<string | undefined> {
+  for (;;) {
+    try {
+      return await streamTo(io, session.chat(history, options));
+    } catch (error) {
+      if (!(error instanceof ContextError)) throw error;
+      // The error comes before the first token: the prompt itself does not fit.
+      const turns = history.length - keep;
+      if (turns <= 1) {
+        history.pop();
+        io.logger.warn(
+          `${error.message}: the message does not fit; send a shorter one, /reset the ` +
+            `chat or restart with a larger --ctx-size`,
+        );
+        return undefined;
+      }
+      const dropped = history[keep + 1]?.role === "assistant" ? 2 : 1;
+      history.splice(keep, Math.min(dropped, turns - 1));
+      io.logger.warn(
+        `the chat outgrew the context of ${session.nCtx} tokens; dropped its oldest turn ` +
+          `(/reset clears the chat, --ctx-size sets the context)`,
+      );
+    }
+  }
 }
 
 async function complete(
@@ -217,8 +296,19 @@ async function complete(
   const sampling = samplingOptions(options);
   const { model } = await loadModelOption(options, io);
   const session = model.createSession();
-  await streamTo(io, session.generate(prompt, { ...sampling, signal }));
-  if (io.stdoutIsTerminal) await io.write("\n");
+  try {
+    await streamTo(io, session.generate(prompt, { ...sampling, signal }));
+  } catch (error) {
+    if (!(error instanceof ContextError)) throw error;
+    await model.close();
+    throw new CliError(
+      `${error.message}; shorten the prompt or raise --ctx-size (the model was trained ` +
+        `on ${model.nCtxTrain} tokens)`,
+    );
+  }
+  // End the text with a newline, as llama.cpp's tools do, so that the shell prompt starts
+  // on its own line; the text itself is printed exactly as generated.
+  await io.write("\n");
   await model.close();
   return 0;
 }

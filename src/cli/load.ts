@@ -2,11 +2,23 @@
  * Model loading for the CLI commands: resolves the source (downloading with a progress
  * display), loads the model and logs what was loaded.
  */
-import { ggmlTypeName } from "../gguf/mod.ts";
+import { closeGguf, ggmlTypeName, readGguf } from "../gguf/mod.ts";
 import { formatBytes, progressBar, progressLine, resolveModel } from "../hub/mod.ts";
-import { kvCacheBytes, loadModel, type Model } from "../model/mod.ts";
+import {
+  type CacheType,
+  kvCacheBytes,
+  loadModel,
+  type Model,
+  readLlamaHparams,
+} from "../model/mod.ts";
 import type { Logger } from "../server/types.ts";
-import { cacheTypeOption, DEFAULT_MODEL, intOption, type ParsedOptions } from "./options.ts";
+import {
+  cacheTypeOption,
+  CliError,
+  DEFAULT_MODEL,
+  intOption,
+  type ParsedOptions,
+} from "./options.ts";
 
 /** Terminal access the commands use; `cli.ts` provides the real one, tests their own. */
 export interface CliIo {
@@ -53,15 +65,28 @@ export async function loadModelOption(
   const cacheType = cacheTypeOption(options);
   const path = await resolveModelOption(options, io);
   const size = (await Deno.stat(path)).size;
+  if (nCtx !== undefined) await checkCtxMemory(path, nCtx, cacheType ?? "f16");
   io.logger.info(`loading model ${path} (${formatBytes(size)})`);
   const started = performance.now();
-  const model = await loadModel(path, {
-    nCtx,
-    cacheType,
-    threads,
-    logger: io.logger,
-    onProgress: io.status ? loadProgress(io.status) : undefined,
-  });
+  let model: Model;
+  try {
+    model = await loadModel(path, {
+      nCtx,
+      cacheType,
+      threads,
+      logger: io.logger,
+      onProgress: io.status ? loadProgress(io.status) : undefined,
+    });
+  } catch (error) {
+    // The kernels' WebAssembly.Memory could not be created or grown.
+    if (error instanceof RangeError && /memory/i.test(error.message)) {
+      throw new CliError(
+        `cannot allocate memory for ${path} with --ctx-size ${nCtx ?? "default"}: ` +
+          `${error.message}; use a smaller --ctx-size or --cache-type f16`,
+      );
+    }
+    throw error;
+  }
   const hp = model.hparams;
   io.logger.info(
     `model "${model.name}" loaded in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
@@ -76,6 +101,33 @@ export async function loadModelOption(
     } per session), threads ${threads}`,
   );
   return { model, path, nCtx: model.nCtx, threads };
+}
+
+/** Kernel memory limit: V8's memory64 maximum (see src/kernels/runtime.ts). */
+const KERNEL_MEMORY_LIMIT = 16 * 2 ** 30;
+
+/**
+ * Rejects a `--ctx-size` whose KV cache cannot fit in kernel memory beside the weights,
+ * before anything that large is allocated. Reads only the GGUF header.
+ */
+async function checkCtxMemory(path: string, nCtx: number, cacheType: CacheType): Promise<void> {
+  const file = await readGguf(path);
+  try {
+    const hp = readLlamaHparams(file);
+    const weights = file.tensors.reduce((sum, t) => sum + Number(t.nBytes), 0);
+    const cache = kvCacheBytes(hp, nCtx, cacheType);
+    if (weights + cache > KERNEL_MEMORY_LIMIT) {
+      throw new CliError(
+        `--ctx-size ${nCtx} needs a ${cacheType} KV cache of ${formatBytes(cache)} beside ` +
+          `${formatBytes(weights)} of weights, more than the ${
+            formatBytes(KERNEL_MEMORY_LIMIT)
+          } flint's kernels can address; use a smaller --ctx-size (the model was trained ` +
+          `on ${hp.nCtxTrain} tokens)`,
+      );
+    }
+  } finally {
+    await closeGguf(file);
+  }
 }
 
 /** Returns a weight-loading progress callback that redraws at most every 100 ms. */

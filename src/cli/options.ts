@@ -162,7 +162,7 @@ export const COMMANDS = {
   },
   complete: {
     summary: "Continue one prompt and print the text to stdout as it is generated",
-    usage: "complete [options] <prompt | ->   ('-' reads the prompt from stdin)",
+    usage: "complete [options] <prompt | ->   ('-' reads the prompt from stdin, as is)",
     options: { ...MODEL_OPTIONS, ...SAMPLING_OPTIONS },
   },
 } satisfies Record<string, { summary: string; usage: string; options: Record<string, OptionSpec> }>;
@@ -172,6 +172,11 @@ export type CommandName = keyof typeof COMMANDS;
 /** A command-line usage error; the CLI prints it with the command's usage line. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** A user-facing failure (bad setup or input) that the CLI prints as one line, exit code 1. */
+export class CliError extends Error {
+  override name = "CliError";
 }
 
 /** Builds the help text of one command. */
@@ -215,15 +220,56 @@ export function parseCommand(
   );
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: normalizeArgs(args, specs),
       options: config,
       allowPositionals: true,
       strict: true,
     });
     return { options: values as ParsedOptions, positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const { code, message } = error as Error & { code?: string };
+    const unknown = /^Unknown option '([^']*)'/.exec(message);
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) {
+      throw new UsageError(`unknown option '${unknown[1]}'`);
+    }
+    throw new UsageError(message);
   }
+}
+
+/**
+ * Rewrites value options into `--name=value` form so that values starting with a dash,
+ * such as `-n -1` or `--temperature -0.5`, are read as values; `parseArgs` would take them
+ * for options. Also accepts `-n=-1`. Arguments after `--` stay as they are.
+ */
+function normalizeArgs(args: string[], specs: Record<string, OptionSpec>): string[] {
+  const byShort = new Map<string, string>();
+  for (const [name, spec] of Object.entries(specs)) if (spec.short) byShort.set(spec.short, name);
+  const takesValue = (name: string | undefined) =>
+    name !== undefined && Object.hasOwn(specs, name) && specs[name].type === "string";
+  const result: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      result.push(...args.slice(i));
+      break;
+    }
+    const shortEq = /^-([^-])=(.*)$/s.exec(arg);
+    if (shortEq && takesValue(byShort.get(shortEq[1]))) {
+      result.push(`--${byShort.get(shortEq[1])}=${shortEq[2]}`);
+      continue;
+    }
+    const name = arg.startsWith("--")
+      ? arg.slice(2)
+      : /^-[^-]$/.test(arg)
+      ? byShort.get(arg[1])
+      : undefined;
+    if (takesValue(name) && i + 1 < args.length && /^-(\d|\.\d|Infinity)/.test(args[i + 1])) {
+      result.push(`--${name}=${args[++i]}`);
+      continue;
+    }
+    result.push(arg);
+  }
+  return result;
 }
 
 /** Reads an integer option within bounds, or `undefined` when absent. */
