@@ -90,7 +90,13 @@ export {
 } from "./src/chat/mod.ts";
 
 // Serving over HTTP.
-export { ApiError, type ApiErrorType, createHandler, QueueFullError } from "./src/server/mod.ts";
+export {
+  ApiError,
+  type ApiErrorType,
+  createHandler,
+  defaultModelId,
+  QueueFullError,
+} from "./src/server/mod.ts";
 export type {
   CorsOption,
   Handler,

@@ -14,7 +14,7 @@
  * | `FLINT_BATCH_SIZE`  | prompt tokens evaluated at once (default 64, see below)        |
  * | `FLINT_THREADS`     | kernel threads (default 1)                                     |
  * | `FLINT_API_KEY`     | when set, requests need `Authorization: Bearer <key>`          |
- * | `FLINT_MODEL_ALIAS` | the model id clients send (default: the model's name)          |
+ * | `FLINT_MODEL_ALIAS` | the model id (default: the file name without .gguf)            |
  * | `FLINT_HUB_URL`     | base URL for `hf:` refs (default https://huggingface.co)       |
  *
  * The scratch memory of the forward pass grows linearly with the batch size. For a

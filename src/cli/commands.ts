@@ -1,7 +1,7 @@
 /** The `serve`, `chat` and `complete` commands. */
 import type { ChatMessage, GenerateOptions } from "../engine/types.ts";
 import { ContextError } from "../model/errors.ts";
-import { createHandler } from "../server/mod.ts";
+import { createHandler, defaultModelId } from "../server/mod.ts";
 import type { Model } from "../model/mod.ts";
 import { type CliIo, loadModelOption, memoryLine } from "./load.ts";
 import {
@@ -57,10 +57,6 @@ function clampTemperature(value: number | undefined): number | undefined {
   return value === undefined ? undefined : Math.max(0, value);
 }
 
-function fileStem(path: string): string {
-  return (path.split("/").pop() ?? path).replace(/\.gguf$/i, "");
-}
-
 async function serve(
   options: ParsedOptions,
   positionals: string[],
@@ -79,8 +75,8 @@ async function serve(
   const corsList = options.cors as string[] | undefined;
   const cors = corsList === undefined ? true : corsList.includes("none") ? false : corsList;
 
-  const { model, path, nCtx, threads } = await loadModelOption(options, io);
-  const modelId = (options.alias as string | undefined) ?? fileStem(path);
+  const { model, nCtx, threads } = await loadModelOption(options, io);
+  const modelId = (options.alias as string | undefined) ?? defaultModelId(model);
   const handler = createHandler({
     model,
     modelId,

@@ -10,7 +10,13 @@ import type { StartOptions } from "./generation.ts";
 import { detokenize, nativeCompletion, tokenize } from "./llama.ts";
 import { chatCompletions, completions } from "./openai.ts";
 import { SlotScheduler } from "./scheduler.ts";
-import { type CorsOption, type HandlerOptions, type Logger, silentLogger } from "./types.ts";
+import {
+  type CorsOption,
+  type HandlerOptions,
+  type Logger,
+  type ServerModel,
+  silentLogger,
+} from "./types.ts";
 import { type Body, parseJsonObject } from "./validate.ts";
 
 /** Default request body limit: 4 MiB, far above any prompt that fits a context window. */
@@ -44,6 +50,27 @@ interface RouteEntry {
 export type Handler = (request: Request) => Promise<Response>;
 
 /**
+ * The model id `createHandler` uses when `modelId` is not given: the file name of the
+ * model's GGUF without the `.gguf` extension, else the model's name.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultModelId, loadModel } from "@flint/flint";
+ *
+ * const model = await loadModel("models/stories260K.gguf");
+ * console.log(defaultModelId(model)); // "stories260K"
+ * ```
+ */
+export function defaultModelId(model: ServerModel): string {
+  const source = model.file?.source ?? "";
+  // Sources in memory are named like "<bytes>"; they have no file name.
+  if (source === "" || source.startsWith("<")) return model.name;
+  const name = source.replace(/[?#].*$/s, "").split(/[\\/]/).pop() ?? "";
+  const stem = name.replace(/\.gguf$/i, "");
+  return stem === "" ? model.name : stem;
+}
+
+/**
  * Creates the OpenAI-compatible handler for one model. Sessions are created lazily, one
  * per slot, so an idle server keeps no KV cache.
  *
@@ -58,7 +85,7 @@ export type Handler = (request: Request) => Promise<Response>;
  */
 export function createHandler(options: HandlerOptions): Handler {
   const model = options.model;
-  const modelId = options.modelId ?? model.name;
+  const modelId = options.modelId ?? defaultModelId(model);
   const logger: Logger = options.logger ?? silentLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const start: StartOptions = { retryAfterSeconds: options.retryAfterSeconds ?? 1 };

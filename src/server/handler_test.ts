@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeModel } from "../../tests/fake_model.ts";
-import { createHandler } from "./handler.ts";
-import type { HandlerOptions } from "./types.ts";
+import { createHandler, defaultModelId } from "./handler.ts";
+import { type HandlerOptions, silentLogger } from "./types.ts";
 
 const BASE = "http://flint.test";
 
@@ -293,6 +293,33 @@ Deno.test("health and models routes", async () => {
   assert.equal((await missing.json()).error.code, "model_not_found");
 });
 
+Deno.test("model id defaults to the file name; any requested model is served", async () => {
+  const debug: string[] = [];
+  const logger = { ...silentLogger, debug: (message: string) => debug.push(message) };
+  const model = Object.assign(new FakeModel(), { file: { source: "/models/stories260K.gguf" } });
+  const handle = handlerFor(model, { logger });
+  const models = await (await handle(new Request(BASE + "/v1/models"))).json();
+  assert.deepEqual(models.data.map((m: { id: string }) => m.id), ["stories260K"]);
+  const response = await handle(post("/v1/chat/completions", {
+    model: "gpt-4o",
+    messages: [{ role: "user", content: "hi" }],
+    max_tokens: 2,
+  }));
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).model, "stories260K");
+  assert.ok(debug.some((m) => m.includes("'gpt-4o'")), debug.join("\n"));
+  const badType = await handle(post("/v1/completions", { model: 4, prompt: "x" }));
+  assert.equal(badType.status, 400);
+  assert.equal((await badType.json()).error.param, "model");
+
+  assert.equal(defaultModelId(model), "stories260K");
+  const url = { name: "llama", file: { source: "https://h.example/a/WizardLM.Q4_K_M.gguf?x=1" } };
+  assert.equal(defaultModelId(url as unknown as FakeModel), "WizardLM.Q4_K_M");
+  const bytes = { name: "llama", file: { source: "<bytes>" } };
+  assert.equal(defaultModelId(bytes as unknown as FakeModel), "llama");
+  assert.equal(defaultModelId(new FakeModel()), "fake-model");
+});
+
 Deno.test("chat page is self-contained HTML", async () => {
   const response = await handlerFor()(new Request(BASE + "/"));
   assert.equal(response.status, 200);
@@ -437,13 +464,6 @@ const BAD_REQUESTS: BadCase[] = [
       post("/v1/chat/completions", { ...chatBody, tools: [{ type: "function", function: {} }] }),
     status: 400,
     param: "tools",
-  },
-  {
-    name: "unknown model",
-    request: () => post("/v1/chat/completions", { ...chatBody, model: "gpt-4o" }),
-    status: 404,
-    param: "model",
-    mentions: "gpt-4o",
   },
   {
     name: "model not a string",

@@ -4,7 +4,12 @@
  *
  * @module
  */
-export { createHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_SIZE } from "./handler.ts";
+export {
+  createHandler,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_QUEUE_SIZE,
+  defaultModelId,
+} from "./handler.ts";
 export type { Handler } from "./handler.ts";
 export { ApiError } from "./errors.ts";
 export type { ApiErrorType } from "./errors.ts";

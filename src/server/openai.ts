@@ -4,7 +4,7 @@
  */
 import type { GenerateOptions, GenerationChunk } from "../engine/types.ts";
 import type { RouteContext } from "./context.ts";
-import { ApiError, invalidField } from "./errors.ts";
+import { invalidField } from "./errors.ts";
 import {
   alternatives,
   collect,
@@ -14,6 +14,7 @@ import {
   usageJson,
 } from "./generation.ts";
 import type { GenerationInput } from "./run.ts";
+import type { Logger } from "./types.ts";
 import { elapsed, SSE_DONE, sseResponse, type StreamFormat } from "./sse.ts";
 import {
   type Body,
@@ -36,15 +37,15 @@ interface OpenAiRequest {
   logprobs: number | undefined;
 }
 
-/** Rejects a `model` other than the one served; an absent `model` means the served one. */
-export function checkModel(body: Body, modelId: string): void {
+/**
+ * Checks the type of `model`. Like llama-server, any name is served by the one loaded
+ * model, so that clients with a stock name (`gpt-4o`) work; a different name is logged at
+ * debug level.
+ */
+export function checkModel(body: Body, modelId: string, logger?: Logger): void {
   const model = optionalString(body, "model");
   if (model !== undefined && model !== modelId) {
-    throw new ApiError(
-      404,
-      `model '${model}' not found; this server serves '${modelId}'`,
-      { param: "model", code: "model_not_found" },
-    );
+    logger?.debug(`request names model '${model}'; serving '${modelId}'`);
   }
 }
 
@@ -69,7 +70,7 @@ function parseStreamFlags(body: Body): { stream: boolean; includeUsage: boolean 
 
 function parseChatRequest(ctx: RouteContext): OpenAiRequest {
   const { body } = ctx;
-  checkModel(body, ctx.modelId);
+  checkModel(body, ctx.modelId, ctx.logger);
   const messages = parseMessages(body);
   const options = parseSampling(body, ctx.nVocab);
   const wantLogprobs = optionalBoolean(body, "logprobs") ?? false;
@@ -96,7 +97,7 @@ function parseChatRequest(ctx: RouteContext): OpenAiRequest {
 
 function parseCompletionRequest(ctx: RouteContext): OpenAiRequest {
   const { body } = ctx;
-  checkModel(body, ctx.modelId);
+  checkModel(body, ctx.modelId, ctx.logger);
   const prompt = parsePrompt(body.prompt, ctx.nVocab);
   const options = parseSampling(body, ctx.nVocab);
   const logprobs = optionalNumber(body, "logprobs", { min: 0, max: 20, integer: true });

@@ -78,8 +78,10 @@ export interface ServerTokenizer {
  * ```
  */
 export interface ServerModel {
-  /** The default model id in responses and `/v1/models`. */
+  /** The model's name (`general.name`); the model id when there is no `file.source`. */
   readonly name: string;
+  /** The GGUF file; the default model id is its file name without `.gguf`. */
+  readonly file?: { readonly source: string };
   /** The tokenizer for `/tokenize`, `/detokenize` and token-id prompts. */
   readonly tokenizer: ServerTokenizer;
   /** Creates an independent KV cache; one per scheduler slot. */
@@ -118,7 +120,10 @@ export type CorsOption = boolean | string | string[];
 export interface HandlerOptions {
   /** The model to serve, usually from `loadModel`. */
   model: ServerModel;
-  /** The id clients pass as `model`; default `model.name`. */
+  /**
+   * The id in responses and `/v1/models`; default the model's file name without `.gguf`,
+   * else `model.name`. Requests may name any model: the loaded one serves them all.
+   */
   modelId?: string;
   /** Concurrent generations, each with its own session (KV cache). Default 1. */
   slots?: number;
