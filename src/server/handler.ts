@@ -123,6 +123,8 @@ export function createHandler(options: HandlerOptions): Handler {
           },
         }),
     },
+    // Browsers ask for it on every page load; 204 keeps the log free of 404s.
+    "/favicon.ico": { method: "GET", public: true, run: () => new Response(null, { status: 204 }) },
     "/health": {
       method: "GET",
       public: true,
@@ -196,7 +198,8 @@ export function createHandler(options: HandlerOptions): Handler {
       if (logged) return;
       logged = true;
       const line = formatLogLine(label, result, performance.now() - startedAt);
-      if (result.status >= 500 || (result.status < 400 && result.error)) logger.error(line);
+      if (url.pathname === "/favicon.ico" && result.status < 400) logger.debug(line);
+      else if (result.status >= 500 || (result.status < 400 && result.error)) logger.error(line);
       else if (result.status >= 400) logger.warn(line);
       else logger.info(line);
     };

@@ -320,6 +320,24 @@ Deno.test("model id defaults to the file name; any requested model is served", a
   assert.equal(defaultModelId(new FakeModel()), "fake-model");
 });
 
+Deno.test("favicon answers 204 and logs at debug level", async () => {
+  const lines: string[] = [];
+  const logger = {
+    debug: (m: string) => lines.push(`debug ${m}`),
+    info: (m: string) => lines.push(`info ${m}`),
+    warn: (m: string) => lines.push(`warn ${m}`),
+    error: (m: string) => lines.push(`error ${m}`),
+  };
+  const response = await handlerFor(new FakeModel(), { logger, apiKey: "k" })(
+    new Request(BASE + "/favicon.ico"),
+  );
+  assert.equal(response.status, 204);
+  assert.equal(response.body, null);
+  assert.deepEqual(lines.map((l) => l.split(" ").slice(0, 4).join(" ")), [
+    "debug GET /favicon.ico 204",
+  ]);
+});
+
 Deno.test("chat page is self-contained HTML", async () => {
   const response = await handlerFor()(new Request(BASE + "/"));
   assert.equal(response.status, 200);
