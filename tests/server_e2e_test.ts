@@ -250,6 +250,13 @@ test("native completion, tokenize and detokenize", async () => {
       await (await fetch(server.url + path, { method: "POST", body: JSON.stringify(body) })).json();
     const tokens = await post("/tokenize", { content: "Once upon a time", add_special: true });
     assert.deepEqual(tokens.tokens, [1, 403, 407, 261, 378]);
+    // As in llama-server, pieces show control tokens by their text.
+    const pieces = await post("/tokenize", {
+      content: "Once",
+      add_special: true,
+      with_pieces: true,
+    });
+    assert.deepEqual(pieces.tokens, [{ id: 1, piece: "<s>" }, { id: 403, piece: " Once" }]);
     const text = await post("/detokenize", { tokens: [403, 407, 261, 378] });
     assert.equal(text.content, "Once upon a time");
 
@@ -275,6 +282,16 @@ test("native completion, tokenize and detokenize", async () => {
       temperature: 0,
     });
     assert.equal(plain.content, streamed);
+    // Settings in effect: the requested ones, else the defaults (llama.cpp's).
+    const settings = plain.generation_settings;
+    assert.equal(settings.temperature, 0);
+    assert.equal(settings.n_predict, 12);
+    assert.equal(settings.top_k, 40);
+    assert.equal(settings.top_p, 0.95);
+    assert.equal(settings.min_p, 0.05);
+    assert.equal(settings.repeat_penalty, 1);
+    assert.equal(settings.repeat_last_n, 64);
+    assert.equal(settings.seed, 4294967295);
   } finally {
     await server.close();
   }

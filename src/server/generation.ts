@@ -66,9 +66,10 @@ const lenientUtf8 = new TextDecoder();
 export function tokenPiece(
   tokenizer: ServerTokenizer,
   id: number,
+  options: { special?: boolean } = {},
 ): { text: string; bytes: number[] } {
   if (typeof tokenizer.tokenToBytes === "function") {
-    const bytes = tokenizer.tokenToBytes(id);
+    const bytes = tokenizer.tokenToBytes(id, options);
     return { text: lenientUtf8.decode(bytes), bytes: Array.from(bytes) };
   }
   const text = tokenizer.decode([id]);

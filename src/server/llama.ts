@@ -3,6 +3,7 @@
  * events, the last with `stop: true` and `timings`), `POST /tokenize`, `POST /detokenize`.
  */
 import type { GenerateOptions, GenerationChunk } from "../engine/types.ts";
+import { DEFAULT_SAMPLER_PARAMS } from "../sampling/mod.ts";
 import type { RouteContext } from "./context.ts";
 import { invalidField } from "./errors.ts";
 import {
@@ -179,19 +180,22 @@ function stopType(
   return !eog && options.stop ? "word" : "eos";
 }
 
+/** The settings in effect: requested values, else the sampler's defaults (llama.cpp's). */
 function generationSettings(options: GenerateOptions, modelId: string) {
+  const d = DEFAULT_SAMPLER_PARAMS;
   return {
     model: modelId,
     n_predict: options.maxTokens ?? -1,
-    temperature: options.temperature ?? null,
-    top_k: options.topK ?? null,
-    top_p: options.topP ?? null,
-    min_p: options.minP ?? null,
-    repeat_penalty: options.repeatPenalty ?? null,
-    repeat_last_n: options.repeatLastN ?? null,
-    presence_penalty: options.presencePenalty ?? null,
-    frequency_penalty: options.frequencyPenalty ?? null,
-    seed: options.seed ?? null,
+    temperature: options.temperature ?? d.temperature,
+    top_k: options.topK ?? d.topK,
+    top_p: options.topP ?? d.topP,
+    min_p: options.minP ?? d.minP,
+    repeat_penalty: options.repeatPenalty ?? d.repeatPenalty,
+    repeat_last_n: options.repeatLastN ?? d.repeatLastN,
+    presence_penalty: options.presencePenalty ?? d.presencePenalty,
+    frequency_penalty: options.frequencyPenalty ?? d.frequencyPenalty,
+    // llama.cpp reports 4294967295 (its "random" value) when no seed was given.
+    seed: options.seed ?? 0xFFFFFFFF,
     stop: options.stop ?? [],
     n_probs: options.logprobs ?? 0,
   };
@@ -208,7 +212,7 @@ export function tokenize(ctx: RouteContext): Response {
   const ids = Array.from(ctx.tokenizer.encode(content, { addSpecial, parseSpecial }));
   ctx.finish({ status: 200, usage: { promptTokens: ids.length, completionTokens: 0 } });
   const tokens = withPieces
-    ? ids.map((id) => ({ id, piece: tokenPiece(ctx.tokenizer, id).text }))
+    ? ids.map((id) => ({ id, piece: tokenPiece(ctx.tokenizer, id, { special: true }).text }))
     : ids;
   return Response.json({ tokens });
 }

@@ -60,8 +60,11 @@ export interface ServerTokenizer {
   decode(ids: ArrayLike<number>): string;
   /** Vocabulary size; when present, token ids in requests are checked against it. */
   readonly vocabSize?: number;
-  /** Exact bytes of a token, for logprob `bytes` fields. */
-  tokenToBytes?(id: number): Uint8Array;
+  /**
+   * Exact bytes of a token, for logprob `bytes` fields; with `special`, control tokens
+   * such as BOS give their text (`<s>`) instead of nothing.
+   */
+  tokenToBytes?(id: number, options?: { special?: boolean }): Uint8Array;
   /** True for tokens that end generation (EOS, end of turn). */
   isEog?(id: number): boolean;
 }
