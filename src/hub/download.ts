@@ -181,10 +181,12 @@ export async function downloadFile(
         }
         throw error;
       }
+      const have = await fileSize(partPath);
+      const next = `attempt ${attempt + 2} of ${retries + 1}`;
       options.logger?.warn(
-        `download of ${url} interrupted (${error.message}); resuming, attempt ${attempt + 2} of ${
-          retries + 1
-        }`,
+        have > 0
+          ? `download of ${url} interrupted (${error.message}); resuming at byte ${have}, ${next}`
+          : `download of ${url} failed (${error.message}); retrying, ${next}`,
       );
       await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
     }
@@ -205,7 +207,15 @@ async function downloadAttempt(
     response = await fetchFn(url, { headers, signal: options.signal, redirect: "follow" });
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    throw new Interrupted(`request failed: ${(error as Error).message}`);
+    const message = `request failed: ${(error as Error).message}`;
+    // A denied permission, a bad URL or an unknown host does not heal by retrying.
+    if (
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable ||
+      /dns error|failed to lookup|invalid url|not supported|unsupported/i.test(message)
+    ) {
+      throw new DownloadError(url, message);
+    }
+    throw new Interrupted(message);
   }
 
   let total: number | undefined;

@@ -265,6 +265,61 @@ Deno.test("download gives up on repeated short bodies", async () => {
   }
 });
 
+Deno.test("download retry messages name the cause; fatal errors are not retried", async () => {
+  const bytes = new Uint8Array(1000).fill(7);
+  const warnings: string[] = [];
+  const logger = { ...quiet, warn: (m: string) => warnings.push(m) };
+  let calls = 0;
+  const flaky: typeof fetch = (input, init) => {
+    calls++;
+    if (calls === 1) {
+      return Promise.reject(new TypeError("error sending request: Connection refused"));
+    }
+    return fetch(input, init);
+  };
+  const server = serveFile(bytes, { ranges: true, breakAt: 400, breaks: 1 });
+  try {
+    await withTempDir(async (cacheDir) => {
+      const path = await resolveModel(`${server.url}/m.gguf`, {
+        cacheDir,
+        retryDelayMs: 0,
+        logger,
+        fetch: flaky,
+      });
+      assert.deepEqual(await Deno.readFile(path), bytes);
+      assert.equal(warnings.length, 2, warnings.join("\n"));
+      // Nothing was on disk after the refused connection: a retry, not a resume.
+      assert.match(
+        warnings[0],
+        /failed \(request failed: .*Connection refused\); retrying, attempt 2 of 6$/,
+      );
+      assert.match(warnings[1], /interrupted \(.*\); resuming at byte 400, attempt 3 of 6$/);
+
+      calls = 0;
+      const denied: typeof fetch = () => {
+        calls++;
+        return Promise.reject(new Deno.errors.NotCapable('Requires net access to "h.example"'));
+      };
+      await assert.rejects(
+        resolveModel("https://h.example/n.gguf", {
+          cacheDir,
+          retryDelayMs: 0,
+          logger,
+          fetch: denied,
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof DownloadError);
+          assert.match(error.message, /Requires net access/);
+          return true;
+        },
+      );
+      assert.equal(calls, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("download reports HTTP errors without retrying", async () => {
   const server = serveFile(new Uint8Array(10), { ranges: true, status: 404 });
   try {
