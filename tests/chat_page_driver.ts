@@ -3,7 +3,7 @@
  * it saw as JSON on stdout. It runs as a subprocess with full permissions because
  * playwright-core probes system paths at import time, which the test task does not allow.
  *
- *   deno run -A tests/chat_page_driver.ts <page url> <reply|stop>
+ *   deno run -A tests/chat_page_driver.ts <page url> <reply|stop|limits>
  */
 import { chromium, type Page } from "playwright-core";
 
@@ -23,6 +23,8 @@ export interface PageReport {
   replies: string[];
   /** Content events received per assistant message (from `data-chunks`). */
   chunks: number[];
+  /** Finish reason per assistant message (from `data-finish`), "" when absent. */
+  finishes: string[];
   userMessages: number;
   errorMessages: string[];
   status: string;
@@ -48,13 +50,16 @@ async function report(page: Page, pageErrors: string[]): Promise<PageReport> {
   const count = await assistant.count();
   const replies: string[] = [];
   const chunks: number[] = [];
+  const finishes: string[] = [];
   for (let i = 0; i < count; i++) {
     replies.push((await assistant.nth(i).textContent()) ?? "");
     chunks.push(Number(await assistant.nth(i).getAttribute("data-chunks")));
+    finishes.push((await assistant.nth(i).getAttribute("data-finish")) ?? "");
   }
   return {
     replies,
     chunks,
+    finishes,
     userMessages: await page.locator(".msg.user").count(),
     errorMessages: await page.locator(".msg.error").allTextContents(),
     status: (await page.textContent("#status")) ?? "",
@@ -70,6 +75,21 @@ async function replyScenario(page: Page, pageErrors: string[]): Promise<PageRepo
   await waitForDone(page, 0);
   await send(page, "And then?", false);
   await waitForDone(page, 1);
+  return await report(page, pageErrors);
+}
+
+/**
+ * Sends a message with max tokens 4, then one too long for the context with no limit set.
+ */
+async function limitsScenario(page: Page, pageErrors: string[]): Promise<PageReport> {
+  await page.fill("#temperature", "0");
+  await page.fill("#max-tokens", "4");
+  await send(page, "hello", true);
+  await waitForDone(page, 0);
+  await page.fill("#max-tokens", "");
+  await send(page, "word ".repeat(300), true);
+  await page.locator(".msg.error").waitFor({ timeout: 30_000 });
+  await page.locator("#send:not([disabled])").waitFor({ timeout: 30_000 });
   return await report(page, pageErrors);
 }
 
@@ -107,6 +127,8 @@ if (import.meta.main) {
     await page.goto(url);
     const result = scenario === "stop"
       ? await stopScenario(page, pageErrors)
+      : scenario === "limits"
+      ? await limitsScenario(page, pageErrors)
       : await replyScenario(page, pageErrors);
     await Deno.stdout.write(new TextEncoder().encode(JSON.stringify(result)));
   } finally {

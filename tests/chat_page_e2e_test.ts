@@ -31,7 +31,10 @@ if (!HAVE_CHROMIUM) {
 }
 
 /** Serves the handler on loopback and runs one driver scenario against it. */
-async function drive(options: HandlerOptions, scenario: "reply" | "stop"): Promise<PageReport> {
+async function drive(
+  options: HandlerOptions,
+  scenario: "reply" | "stop" | "limits",
+): Promise<PageReport> {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     createHandler(options),
@@ -93,6 +96,26 @@ Deno.test({
       assert.equal(chatLines.length, 2, lines.join("\n"));
       const promptTokens = chatLines.map((l) => Number(/in=(\d+)/.exec(l)?.[1]));
       assert.ok(promptTokens[1] > promptTokens[0], "the second request carries the history");
+    } finally {
+      await model.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "chat page marks cut-off replies and reports context overflow",
+  ignore: !HAVE_TESTDATA || !HAVE_CHROMIUM,
+  async fn() {
+    const model = await loadModel(testdataPath("models/stories260K.gguf"), { threads: 1 });
+    try {
+      const page = await drive({ model }, "limits");
+      // The second message gets an error and no empty assistant bubble.
+      assert.equal(page.replies.length, 1, JSON.stringify(page));
+      assert.equal(page.finishes[0], "length");
+      assert.equal(page.errorMessages.length, 1);
+      assert.match(page.errorMessages[0], /context.*\(press New chat or send a shorter message\)/);
+      assert.equal(page.userMessages, 2);
+      assert.deepEqual(page.pageErrors, []);
     } finally {
       await model.close();
     }

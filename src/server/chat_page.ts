@@ -2,7 +2,8 @@
  * The chat page served at `GET /`: one self-contained HTML document (no external
  * scripts, styles or fonts) that streams replies from `/v1/chat/completions` with
  * `fetch` and parses the SSE events itself. Assistant messages carry `data-chunks`
- * (content events received) and `data-done` for scripted checks.
+ * (content events received), `data-done` and `data-finish` (the finish reason) for
+ * scripted checks. An empty max tokens field leaves the limit to the context size.
  */
 export const CHAT_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -25,6 +26,8 @@ export const CHAT_PAGE_HTML = `<!doctype html>
   .user { align-self: flex-end; background: #3b82f633; }
   .assistant { align-self: flex-start; background: #8882; }
   .error { align-self: flex-start; background: #ef444433; }
+  .assistant[data-finish="length"]::after { content: " [cut off: token limit reached]";
+    opacity: .6; font-size: .8rem; }
   #status { font-size: .75rem; opacity: .7; padding: 0 1rem; min-height: 1.2em; }
   form { display: flex; gap: .5rem; padding: .75rem 1rem; border-top: 1px solid #8884; }
   textarea { flex: 1; resize: vertical; min-height: 2.5rem; font: inherit; padding: .4rem; }
@@ -35,7 +38,7 @@ export const CHAT_PAGE_HTML = `<!doctype html>
 <header>
   <h1>flint chat</h1>
   <label>temperature <input id="temperature" type="number" min="0" max="2" step="0.1" value="0.8"></label>
-  <label>max tokens <input id="max-tokens" type="number" min="1" step="1" value="256"></label>
+  <label>max tokens <input id="max-tokens" type="number" min="1" step="1" placeholder="no limit"></label>
   <label>API key <input id="api-key" type="password" autocomplete="off"></label>
   <button id="reset" type="button">New chat</button>
 </header>
@@ -112,7 +115,7 @@ async function ask(text) {
         stream: true,
         stream_options: { include_usage: true },
         temperature: Number($("temperature").value),
-        max_tokens: Number($("max-tokens").value),
+        ...($("max-tokens").value ? { max_tokens: Number($("max-tokens").value) } : {}),
       }),
     });
     if (!response.ok) {
@@ -125,6 +128,8 @@ async function ask(text) {
       const event = JSON.parse(data);
       if (event.error) throw new Error(event.error.message);
       if (event.usage) usage = event.usage;
+      const finish = event.choices?.[0]?.finish_reason;
+      if (finish) bubble.dataset.finish = finish;
       const delta = event.choices?.[0]?.delta?.content;
       if (delta) {
         reply += delta;
@@ -142,11 +147,18 @@ async function ask(text) {
     if (error.name === "AbortError") {
       status.textContent = "stopped";
     } else {
-      addMessage("error", String(error.message || error));
+      addMessage("error", String(error.message || error) +
+        (/context/.test(error.message) ? " (press New chat or send a shorter message)" : ""));
       status.textContent = "";
     }
   } finally {
-    history.push({ role: "assistant", content: reply });
+    if (reply === "" && bubble.dataset.finish === undefined) {
+      // Nothing came back: drop the empty bubble and the message that got no answer.
+      bubble.remove();
+      history.pop();
+    } else {
+      history.push({ role: "assistant", content: reply });
+    }
     bubble.dataset.done = "true";
     controller = null;
     setBusy(false);
