@@ -12,10 +12,11 @@ const DEFAULT_VOCAB = new URL(
   import.meta.url,
 ).pathname;
 
-function usage(): never {
+function usage(problem?: string): never {
   // deno-lint-ignore no-console
   console.error(
-    `usage: deno task synth <shape> <mix> <out.gguf> [--vocab <gguf>|--no-vocab] [--seed N]\n` +
+    (problem ? `error: ${problem}\n` : "") +
+      `usage: deno task synth <shape> <mix> <out.gguf> [--vocab <gguf>|--no-vocab] [--seed N]\n` +
       `  shapes: ${Object.keys(SHAPES).join(", ")}\n  mixes: ${Object.keys(MIXES).join(", ")}`,
   );
   Deno.exit(2);
@@ -28,15 +29,29 @@ if (import.meta.main) {
   const args = [...Deno.args];
   while (args.length > 0) {
     const a = args.shift()!;
-    if (a === "--vocab") vocab = args.shift() ?? usage();
+    if (a === "--vocab") vocab = args.shift() ?? usage("--vocab needs a GGUF path");
     else if (a === "--no-vocab") vocab = null;
-    else if (a === "--seed") seed = Number(args.shift() ?? usage());
+    else if (a === "--seed") {
+      const raw = args.shift();
+      seed = Number(raw);
+      if (raw === undefined || !Number.isInteger(seed)) {
+        usage(`invalid --seed '${raw ?? ""}': expected an integer`);
+      }
+    } else if (a.startsWith("--")) usage(`unknown option '${a}'`);
     else positional.push(a);
   }
-  if (positional.length !== 3) usage();
+  if (positional.length !== 3) {
+    const names = ["<shape>", "<mix>", "<out.gguf>"];
+    usage(
+      positional.length < 3
+        ? `missing ${names.slice(positional.length).join(" ")}`
+        : `unexpected argument '${positional[3]}'`,
+    );
+  }
   const [shapeName, mixName, out] = positional;
-  const shape = SHAPES[shapeName];
-  if (!shape || !MIXES[mixName]) usage();
+  const shape = Object.hasOwn(SHAPES, shapeName) ? SHAPES[shapeName] : undefined;
+  if (!shape) usage(`unknown shape '${shapeName}'`);
+  if (!Object.hasOwn(MIXES, mixName)) usage(`unknown mix '${mixName}'`);
   if (vocab === undefined && shape.nVocab === 32000) {
     try {
       Deno.statSync(DEFAULT_VOCAB);
