@@ -288,6 +288,24 @@ Deno.test("loadModel names a tensor with the wrong shape", async () => {
   }
 });
 
+Deno.test("loadModel names a tensor with an unsupported type", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/bad.gguf`;
+    await writeMicro(path, (ts) => {
+      ts.find((t) => t.name === "blk.0.ffn_norm.weight")!.type = GgmlType.F16;
+    });
+    await assert.rejects(
+      loadModel(path, { threads: 1 }),
+      (e) =>
+        e instanceof ModelError && e.tensor === "blk.0.ffn_norm.weight" && e.found === "F16" &&
+        e.expected === "F32",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loadModel ties a missing output to token_embd", async () => {
   const dir = await Deno.makeTempDir();
   try {
