@@ -68,9 +68,7 @@ if (import.meta.main) {
   const result = {
     model: path.split("/").pop(),
     threads,
-    kernels: `${model.kernels.build.target}${
-      model.kernels.build.relaxed ? "-relaxed" : ""
-    }`,
+    kernels: model.kernels.build.target + (model.kernels.build.relaxed ? "-relaxed" : ""),
     fileGB: Number(((await Deno.stat(path)).size / 1e9).toFixed(3)),
     loadSeconds: Number(loadSeconds.toFixed(2)),
     ppTokensPerSecond: Number((pp / ppSeconds).toFixed(2)),

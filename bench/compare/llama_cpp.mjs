@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 // Measures llama.cpp (through node-llama-cpp's prebuilt CPU binary) the way
 // bench/model_speed.ts measures flint: load time, a pp-token prompt batch and tg greedy
 // decode steps, on a given thread count. Prints one JSON line.
