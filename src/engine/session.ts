@@ -147,6 +147,12 @@ export class LlamaSession implements Session {
     return this.#tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
   }
 
+  /**
+   * Streams the continuation of `input`. Throws synchronously for an invalid request
+   * (`GenerateOptionError`, `ContextError`, `SamplerParamError`). One generation runs at
+   * a time per session: a second stream starts once the first has ended or was cancelled.
+   * NOTE: a stream that is never read to its end nor cancelled keeps later ones waiting.
+   */
   generate(
     input: string | number[],
     options: GenerateOptions = {},
