@@ -111,7 +111,7 @@ async function main(args: string[]): Promise<number> {
   return usageError(`unknown command '${command}'`, USAGE);
 }
 
-/** A one-line message for errors caused by the user's input or setup, else undefined. */
+/** Returns the one-line message of an error caused by the user's input or setup, else undefined. */
 function userMessage(error: unknown): string | undefined {
   if (
     error instanceof GgufError || error instanceof ModelError || error instanceof ContextError ||

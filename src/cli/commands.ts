@@ -242,8 +242,8 @@ async function chat(
 
 /**
  * Streams the reply to the last message of `history`. When the chat outgrows the context,
- * drops the oldest turns after the first `keep` messages and retries; when the last message
- * alone does not fit, removes it, reports it and returns undefined.
+ * drops the oldest turns after the first `keep` messages and retries. When the last message
+ * alone does not fit, removes it, logs a warning and returns undefined.
  */
 async function chatTurn(
   io: CliIo,
@@ -302,8 +302,7 @@ async function complete(
         `on ${model.nCtxTrain} tokens)`,
     );
   }
-  // End the text with a newline, as llama.cpp's tools do, so that the shell prompt starts
-  // on its own line; the text itself is printed exactly as generated.
+  // A final newline, so that the shell prompt starts on its own line.
   await io.write("\n");
   await model.close();
   return 0;
