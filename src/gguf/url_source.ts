@@ -30,6 +30,9 @@ export interface UrlSourceOptions {
 
 const DEFAULT_PREFETCH = 1 << 20;
 
+/** Most bytes from the start of the file kept in memory for a server that ignores Range. */
+const HEAD_LIMIT = 16 << 20;
+
 interface ContentRange {
   start: number;
   /** Last byte, inclusive. */
@@ -110,9 +113,67 @@ function endedEarly(name: string, offset: number, got: number, wanted: number): 
 }
 
 /**
+ * The open body of a response to a request whose Range the server ignored (status 200),
+ * at byte `position` of the file. Reads at or after that position continue this body
+ * instead of downloading the file again from its start.
+ */
+interface Cursor {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  position: number;
+  /** Bytes of the last chunk not yet consumed; they start at `position`. */
+  leftover: Uint8Array;
+}
+
+/**
+ * Copies from `cursor` into `dest` after discarding `skip` bytes, leaving the body open.
+ * Returns the bytes copied, fewer than `dest.length` when the body ended early.
+ */
+async function pull(
+  cursor: Cursor,
+  skip: number,
+  dest: Uint8Array,
+  name: string,
+): Promise<number> {
+  let filled = 0;
+  let toSkip = skip;
+  try {
+    while (filled < dest.length) {
+      let chunk = cursor.leftover;
+      cursor.leftover = new Uint8Array(0);
+      if (chunk.length === 0) {
+        const { done, value } = await cursor.reader.read();
+        if (done) break;
+        chunk = value;
+      }
+      if (toSkip > 0) {
+        const skipped = Math.min(toSkip, chunk.length);
+        chunk = chunk.subarray(skipped);
+        cursor.position += skipped;
+        toSkip -= skipped;
+        if (chunk.length === 0) continue;
+      }
+      const n = Math.min(chunk.length, dest.length - filled);
+      dest.set(chunk.subarray(0, n), filled);
+      filled += n;
+      cursor.position += n;
+      cursor.leftover = chunk.subarray(n);
+    }
+  } catch (error) {
+    throw new GgufError(`download failed: ${reasonOf(error)}`, {
+      source: name,
+      offset: cursor.position,
+      found: `${filled} of ${dest.length} bytes received`,
+    }, { cause: error });
+  }
+  return filled;
+}
+
+/**
  * Opens a GGUF file over http(s) and reads it with Range requests. A server that
  * ignores Range (status 200) still works: the body is streamed and only the bytes
- * requested are kept, at the cost of downloading everything before them.
+ * requested are kept. Its body stays open between reads, so reads in file order (as
+ * when loading weights) take one pass over the file; a read before the current position
+ * downloads from the start again. `close()` cancels the open body.
  */
 export async function urlSource(
   url: string | URL,
@@ -167,6 +228,21 @@ export async function urlSource(
     return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
   }
 
+  let cursor: Cursor | undefined;
+  let ignoresRange = false;
+  // Reads that may use the cursor run one at a time, in call order.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  function openCursor(response: Response): Cursor {
+    return { reader: response.body!.getReader(), position: 0, leftover: new Uint8Array(0) };
+  }
+
+  async function dropCursor(): Promise<void> {
+    const open = cursor;
+    cursor = undefined;
+    await open?.reader.cancel().catch(() => {});
+  }
+
   // The first request learns the size and brings in the start of the file.
   const first = await request(0, prefetch - 1);
   let size: number;
@@ -192,8 +268,17 @@ export async function urlSource(
     }
     size = length;
     head = new Uint8Array(Math.min(prefetch, size));
-    const got = await readBody(first, 0, head, name, 0);
-    if (got < head.length) throw endedEarly(name, 0, got, head.length);
+    ignoresRange = true;
+    if (first.body === null) throw endedEarly(name, 0, 0, head.length);
+    cursor = openCursor(first);
+    const got = await pull(cursor, 0, head, name).catch(async (error) => {
+      await dropCursor();
+      throw error;
+    });
+    if (got < head.length) {
+      await dropCursor();
+      throw endedEarly(name, 0, got, head.length);
+    }
   } else if (first.status === 416) {
     // Range not satisfiable: the file is shorter than the first byte requested.
     const range = parseContentRange(first.headers.get("content-range"));
@@ -207,6 +292,17 @@ export async function urlSource(
 
   async function readRange(offset: number, dest: Uint8Array): Promise<void> {
     let done = 0;
+    if (cursor !== undefined && offset >= cursor.position) {
+      const got = await pull(cursor, offset - cursor.position, dest, name).catch(async (error) => {
+        await dropCursor();
+        throw error;
+      });
+      if (got < dest.length) {
+        await dropCursor();
+        throw endedEarly(name, offset, got, dest.length);
+      }
+      return;
+    }
     while (done < dest.length) {
       const start = offset + done;
       const last = offset + dest.length - 1;
@@ -242,8 +338,18 @@ export async function urlSource(
           });
         }
         const rest = dest.subarray(done);
-        const got = await readBody(response, start, rest, name, start);
-        if (got < rest.length) throw endedEarly(name, start, got, rest.length);
+        ignoresRange = true;
+        await dropCursor();
+        if (response.body === null) throw endedEarly(name, start, 0, rest.length);
+        cursor = openCursor(response);
+        const got = await pull(cursor, start, rest, name).catch(async (error) => {
+          await dropCursor();
+          throw error;
+        });
+        if (got < rest.length) {
+          await dropCursor();
+          throw endedEarly(name, start, got, rest.length);
+        }
         done = dest.length;
       } else {
         throw badStatus(response, start);
@@ -269,10 +375,28 @@ export async function urlSource(
         dest.set(head.subarray(offset, offset + dest.length));
         return Promise.resolve();
       }
-      return readRange(offset, dest);
+      if (cursor === undefined && !ignoresRange) return readRange(offset, dest);
+      // The part in `head` is copied, so a read that extends the header continues the body.
+      const read = queue.then(async () => {
+        const inHead = Math.max(0, head.length - offset);
+        dest.set(head.subarray(offset, offset + inHead));
+        const rest = dest.subarray(inHead);
+        await readRange(offset + inHead, rest);
+        // Bytes that extend `head` are kept, up to a limit, because the header parser
+        // reads again from the start with a larger buffer.
+        if (offset + inHead === head.length && head.length + rest.length <= HEAD_LIMIT) {
+          const grown = new Uint8Array(head.length + rest.length);
+          grown.set(head);
+          grown.set(rest, head.length);
+          head = grown;
+        }
+      });
+      queue = read.catch(() => {});
+      return read;
     },
-    close() {
-      return Promise.resolve();
+    async close() {
+      await queue;
+      await dropCursor();
     },
   };
 }

@@ -179,10 +179,30 @@ Deno.test("urlSource works with a server that ignores Range", async () => {
     assert.equal(file.parts[0].size, bytes.length);
     assert.ok(server.bytesSent < bytes.length * 0.75, `${server.bytesSent} bytes sent`);
 
-    // The last tensor sits past 32 MiB: the body is streamed and all but it discarded.
+    // The last tensor sits past 32 MiB: the open body is read on and all but it discarded,
+    // so reads in file order cost no second request.
     const last = file.tensors[2];
     assert.deepEqual(await readTensor(file, last), pattern(32, 5));
+    assert.equal(server.requests, 1);
+    // A read before the current position (and past the first MiB kept in memory)
+    // downloads from the start again.
+    const big = await readTensor(file, file.tensors[1]);
+    assert.equal(big.length, 4 << 23);
     assert.equal(server.requests, 2);
+    await closeGguf(file);
+  });
+});
+
+Deno.test("urlSource loads all tensors in one pass when Range is ignored", async () => {
+  const bytes = fixtureFile();
+  await withServer({ "f.gguf": bytes }, "ignore-range", async (server) => {
+    // Keep just the header in memory, so that every tensor read goes to the server.
+    const prefetch = (await readGguf(bytes)).dataOffset;
+    const file = await readGguf(await urlSource(`${server.url}f.gguf`, { prefetch }));
+    // Concurrent reads in file order share the one open body.
+    const tensors = await Promise.all(file.tensors.map((t) => readTensor(file, t)));
+    assert.equal(tensors.length, 4);
+    assert.equal(server.requests, 1);
     await closeGguf(file);
   });
 });
