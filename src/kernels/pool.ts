@@ -11,9 +11,19 @@
  */
 import type { Kernels } from "./runtime.ts";
 import type { Dispatcher } from "./ops.ts";
-import { claimChunk, CTL, partRange, type WorkerInit } from "./pool_protocol.ts";
+import {
+  awaitChunks,
+  claimChunk,
+  controlBytes,
+  CTL,
+  describeWorkers,
+  KernelPoolError,
+  partRange,
+  type WorkerInit,
+  workerSlot,
+} from "./pool_protocol.ts";
 
-export { partRange };
+export { KernelPoolError, partRange };
 
 /** Options for `KernelPool.create`. */
 export interface KernelPoolOptions {
@@ -33,14 +43,12 @@ export interface KernelPoolOptions {
    * longer costs a descheduled worker its core when other processes load the machine.
    */
   waitSpinMillis?: number;
-}
-
-/** Raised when a kernel call fails on a pool worker. */
-export class KernelPoolError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "KernelPoolError";
-  }
+  /**
+   * Milliseconds the calling thread waits for a chunk that a worker claimed before `run`
+   * throws `KernelPoolError` and the pool refuses further jobs; default 60000. Only a
+   * dead or hung worker should reach it: a chunk is a fraction of one kernel call.
+   */
+  watchdogMillis?: number;
 }
 
 interface WorkerReply {
@@ -71,7 +79,10 @@ export class KernelPool implements Dispatcher {
   readonly #names: Map<string, number>;
   readonly #waitSpinMillis: number;
   readonly #chunksPerThread: number;
+  readonly #watchdogMillis: number;
   #closed = false;
+  /** Set when a job was abandoned with chunks outstanding; the pool runs no more jobs. */
+  #broken?: KernelPoolError;
 
   private constructor(
     kernels: Kernels,
@@ -80,16 +91,18 @@ export class KernelPool implements Dispatcher {
     names: Map<string, number>,
     waitSpinMillis: number,
     chunksPerThread: number,
+    watchdogMillis: number,
   ) {
     this.kernels = kernels;
     this.threads = workers.length + 1;
     this.#workers = workers;
     const buffer = kernels.memory.buffer;
-    this.#ctl = new Int32Array(buffer, control, CTL.INTS);
+    this.#ctl = new Int32Array(buffer, control, workerSlot(workers.length + 1));
     this.#values = new Float64Array(buffer, control + CTL.VALUES_BYTE_OFFSET, CTL.MAX_ARGS);
     this.#names = names;
     this.#waitSpinMillis = waitSpinMillis;
     this.#chunksPerThread = chunksPerThread;
+    this.#watchdogMillis = watchdogMillis;
     for (const worker of workers) worker.onmessage = null;
   }
 
@@ -108,13 +121,18 @@ export class KernelPool implements Dispatcher {
         `KernelPool: chunksPerThread must be a positive integer, got ${chunksPerThread}`,
       );
     }
+    const watchdogMillis = options.watchdogMillis ?? 60000;
+    if (!(watchdogMillis > 0)) {
+      throw new RangeError(`KernelPool: watchdogMillis must be positive, got ${watchdogMillis}`);
+    }
     const threads = canUseWorkers(kernels) ? requested : 1;
     const names = Object.keys(kernels.exports).filter((name) =>
       typeof kernels.exports[name] === "function"
     );
     const nameIndex = new Map(names.map((name, i) => [name, i]));
-    const control = kernels.alloc(CTL.BYTES, 64);
-    new Uint8Array(kernels.memory.buffer, control, CTL.BYTES).fill(0);
+    const bytes = controlBytes(threads - 1);
+    const control = kernels.alloc(bytes, 64);
+    new Uint8Array(kernels.memory.buffer, control, bytes).fill(0);
     const stackBytes = Math.ceil((options.stackBytes ?? 1 << 20) / 16) * 16;
 
     const workers: Worker[] = [];
@@ -145,6 +163,7 @@ export class KernelPool implements Dispatcher {
           memory: kernels.memory,
           is64: kernels.is64,
           control,
+          workers: threads - 1,
           stackTop,
           names,
           index,
@@ -163,7 +182,8 @@ export class KernelPool implements Dispatcher {
       control,
       nameIndex,
       options.waitSpinMillis ?? 1,
-      options.chunksPerThread ?? 4,
+      chunksPerThread,
+      watchdogMillis,
     );
   }
 
@@ -176,14 +196,20 @@ export class KernelPool implements Dispatcher {
 
   /**
    * Calls the export `name` with `args` and a row range for each chunk of `[0, nRows)`,
-   * and returns when all chunks are done. Threads claim chunks from a shared counter,
-   * so a worker that the OS has descheduled holds a job up only by a chunk it already
-   * claimed. Returns
-   * the first nonzero integer a call returned (kernels return negative error codes),
-   * else 0. Throws `KernelPoolError` when a call threw (a wasm trap), after the job.
+   * and returns when all chunks are done. Threads claim chunks from a shared counter and
+   * the calling thread runs every chunk no worker has claimed, so a worker that the OS
+   * has descheduled holds a job up only by a chunk it already claimed. Returns the first
+   * nonzero integer a call returned (kernels return negative error codes), else 0.
+   * Throws `KernelPoolError` when a call threw (a wasm trap), after the job, or when a
+   * claimed chunk did not finish within `watchdogMillis`.
    */
   run(name: string, args: readonly (number | bigint)[], nRows: number, grain = 1): number {
     if (this.#closed) throw new KernelPoolError(`KernelPool: run(${name}) after close()`);
+    if (this.#broken) {
+      throw new KernelPoolError(`KernelPool: run(${name}) after an earlier job failed`, {
+        cause: this.#broken,
+      });
+    }
     const fn = this.kernels.exports[name];
     if (typeof fn !== "function") {
       throw new KernelPoolError(`KernelPool: the kernels export no function ${name}`);
@@ -198,6 +224,7 @@ export class KernelPool implements Dispatcher {
       );
     }
 
+    // The previous job left no chunk unclaimed or running, so no thread reads these.
     const ctl = this.#ctl;
     ctl[CTL.FN] = this.#names.get(name)!;
     ctl[CTL.NARGS] = args.length;
@@ -212,14 +239,15 @@ export class KernelPool implements Dispatcher {
       ctl[CTL.KINDS + i] = typeof value === "bigint" ? 1 : 0;
       this.#values[i] = Number(value);
     }
+    // Opening the job (a seq-cst store) publishes the fields written above.
+    Atomics.store(ctl, CTL.UNCLAIMED, chunks);
     const seq = (ctl[CTL.SEQ] + 1) | 0;
-    Atomics.store(ctl, CTL.NEXT, (seq & 0xffff) << 16);
     Atomics.store(ctl, CTL.SEQ, seq);
     Atomics.notify(ctl, CTL.SEQ);
 
     let ownError: unknown;
     let ownResult = 0;
-    for (let chunk = claimChunk(ctl, seq); chunk >= 0; chunk = claimChunk(ctl, seq)) {
+    for (let chunk = claimChunk(ctl); chunk >= 0; chunk = claimChunk(ctl)) {
       if (Atomics.load(ctl, CTL.FAILED) === 0) {
         const [begin, end] = partRange(nRows, grain, chunks, chunk);
         try {
@@ -232,7 +260,19 @@ export class KernelPool implements Dispatcher {
       }
       Atomics.add(ctl, CTL.DONE, 1);
     }
-    this.#awaitChunks(chunks);
+    try {
+      awaitChunks(ctl, chunks, {
+        spinMillis: this.#waitSpinMillis,
+        watchdogMillis: this.#watchdogMillis,
+        describe: () =>
+          `job ${seq} (${name}, ${nRows} rows in ${chunks} chunks), ` +
+          `${Atomics.load(ctl, CTL.UNCLAIMED)} unclaimed; ` +
+          describeWorkers(ctl, this.#workers.length),
+      });
+    } catch (error) {
+      this.#broken = error as KernelPoolError;
+      throw error;
+    }
 
     const failed = Atomics.load(ctl, CTL.FAILED);
     if (failed === -1) {
@@ -245,26 +285,6 @@ export class KernelPool implements Dispatcher {
       throw new KernelPoolError(`KernelPool: ${name} threw on worker ${failed}`);
     }
     return ownResult !== 0 ? ownResult : Atomics.load(ctl, CTL.RESULT);
-  }
-
-  /** Waits until workers have finished the chunks they claimed. */
-  #awaitChunks(chunks: number): void {
-    const ctl = this.#ctl;
-    let done = Atomics.load(ctl, CTL.DONE);
-    if (done === chunks) return;
-    const deadline = performance.now() + this.#waitSpinMillis;
-    for (let i = 1; done !== chunks; i++) {
-      if ((i & 1023) === 0 && performance.now() > deadline) {
-        // Atomics.wait throws on threads that may not block (a browser's main thread);
-        // those keep polling.
-        try {
-          Atomics.wait(ctl, CTL.DONE, done, 10);
-        } catch {
-          // polling continues
-        }
-      }
-      done = Atomics.load(ctl, CTL.DONE);
-    }
   }
 
   /** Stops the workers. The pool cannot run jobs afterwards. */
