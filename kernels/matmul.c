@@ -56,6 +56,7 @@ typedef struct {
   dot_fn dot_scalar;
   dot4_fn dot4; /* four rows at once, or 0 */
   dot_x4_fn dot_x4; /* one row against four tokens, or 0 */
+  dot_x8_fn dot_x8; /* one row against eight tokens, or 0 (needs dot_x4) */
 } qtype;
 
 static void copy_row_f32(const float *x, void *vy, int n) {
@@ -67,21 +68,27 @@ static void copy_row_f32(const float *x, void *vy, int n) {
 static const qtype *qtype_get(int type) {
 #define QTYPE(name, block, size, act_block, act_size, quant, dq, dot)                          \
   static const qtype name = {block, size, act_block, act_size, quant, dequantize_row_##dq,     \
-                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar, 0, 0}
+                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar, 0, 0, 0}
 #define QTYPEX4(name, block, size, act_block, act_size, quant, dq, dot)                        \
   static const qtype name = {block,                 size,                                     \
                              act_block,             act_size,                                 \
                              quant,                 dequantize_row_##dq,                      \
                              dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
-                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4}
+                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, 0}
+#define QTYPEX8(name, block, size, act_block, act_size, quant, dq, dot)                        \
+  static const qtype name = {block,                 size,                                     \
+                             act_block,             act_size,                                 \
+                             quant,                 dequantize_row_##dq,                      \
+                             dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
+                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, vec_dot_##dot##_x8}
 #define QTYPE4(name, block, size, act_block, act_size, quant, dq, dot)                         \
   static const qtype name = {block,                 size,                                     \
                              act_block,             act_size,                                 \
                              quant,                 dequantize_row_##dq,                      \
                              dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
-                             vec_dot_##dot##_scalar, vec_dot4_##dot, 0}
+                             vec_dot_##dot##_scalar, vec_dot4_##dot, 0, 0}
   static const qtype f32 = {1, 4, 1, 4, copy_row_f32, dequantize_row_f32,
-                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar, 0, 0};
+                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar, 0, 0, 0};
   QTYPE(f16, 1, 2, 1, 2, convert_row_f16, f16, f16_f16);
   QTYPE(bf16, 1, 2, 1, 2, convert_row_bf16, bf16, bf16_bf16);
   QTYPE4(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
@@ -91,13 +98,14 @@ static const qtype *qtype_get(int type) {
   QTYPE4(q8_0, 32, 34, 32, 34, quantize_row_q8_0, q8_0, q8_0_q8_0);
   QTYPEX4(q2_k, 256, 84, 256, 292, quantize_row_q8_K, q2_K, q2_K_q8_K);
   QTYPEX4(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
-  QTYPEX4(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
+  QTYPEX8(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
   QTYPEX4(q5_k, 256, 176, 256, 292, quantize_row_q8_K, q5_K, q5_K_q8_K);
-  QTYPEX4(q6_k, 256, 210, 256, 292, quantize_row_q8_K, q6_K, q6_K_q8_K);
+  QTYPEX8(q6_k, 256, 210, 256, 292, quantize_row_q8_K, q6_K, q6_K_q8_K);
   QTYPE4(iq4_nl, 32, 18, 32, 34, quantize_row_q8_0, iq4_nl, iq4_nl_q8_0);
   QTYPE(iq4_xs, 256, 136, 256, 292, quantize_row_q8_K, iq4_xs, iq4_xs_q8_K);
 #undef QTYPE
 #undef QTYPEX4
+#undef QTYPEX8
 #undef QTYPE4
   switch (type) {
     case T_F32: return &f32;
@@ -294,6 +302,13 @@ int flint_matvec_scalar(int type, const void *w, size_t row_stride_bytes, const 
 #define MATMUL_TILE_ROWS 4
 
 /*
+ * Activation bytes per token tile of the one-row-many-tokens path: the tile stays in the
+ * 1 MiB L2 while every row of the range passes over it (rows stream from memory once per
+ * tile). 64 tokens of a 14336-wide Q8_K row (1 MiB) used to miss L2 on every row.
+ */
+#define MATMUL_ACT_TILE_BYTES (512 * 1024)
+
+/*
  * Prompt batch: y[token·y_stride_floats + r] = row r of w · activation row `token`
  * (xq + token·xq_stride_bytes), for rows [row_begin, row_end) and all n_tokens.
  */
@@ -307,19 +322,35 @@ int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *x
   if (err) return err;
   if (n_tokens < 0) return FLINT_E_SIZE;
   if (t->dot_x4 && !interleaved) {
-    /* Row-major: one weight row stays in L1 while it meets every token, four at a time;
-     * the last group repeats its final token and drops the extra results. */
-    for (int r = row_begin; r < row_end; r++) {
-      const uint8_t *row = (const uint8_t *)w + (size_t)r * row_stride_bytes;
-      for (int t0 = 0; t0 < n_tokens; t0 += 4) {
-        int count = n_tokens - t0 < 4 ? n_tokens - t0 : 4;
-        const void *ys[4];
-        float out[4];
-        for (int j = 0; j < 4; j++) {
-          ys[j] = (const uint8_t *)xq + (size_t)(t0 + (j < count ? j : count - 1)) * xq_stride_bytes;
+    /* Row-major: one weight row stays in L1 while it meets every token, eight (where the
+     * type has dot_x8) or four at a time; the last group of four repeats its final token
+     * and drops the extra results. Each token's result is the same in any group. */
+    size_t tile = MATMUL_ACT_TILE_BYTES / (xq_stride_bytes ? xq_stride_bytes : 1) / 8 * 8;
+    int tile_tokens = tile < 8 ? 8 : tile > (size_t)n_tokens ? n_tokens : (int)tile;
+    for (int ta = 0; ta < n_tokens; ta += tile_tokens) {
+      int tb = ta + tile_tokens < n_tokens ? ta + tile_tokens : n_tokens;
+      for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_stride_bytes;
+        int t0 = ta;
+        if (t->dot_x8) {
+          for (; t0 + 8 <= tb; t0 += 8) {
+            const void *ys[8];
+            float out[8];
+            for (int j = 0; j < 8; j++) ys[j] = (const uint8_t *)xq + (size_t)(t0 + j) * xq_stride_bytes;
+            t->dot_x8(n_cols, row, ys, out);
+            for (int j = 0; j < 8; j++) y[(size_t)(t0 + j) * y_stride_floats + r] = out[j];
+          }
         }
-        t->dot_x4(n_cols, row, ys, out);
-        for (int j = 0; j < count; j++) y[(size_t)(t0 + j) * y_stride_floats + r] = out[j];
+        for (; t0 < tb; t0 += 4) {
+          int count = tb - t0 < 4 ? tb - t0 : 4;
+          const void *ys[4];
+          float out[4];
+          for (int j = 0; j < 4; j++) {
+            ys[j] = (const uint8_t *)xq + (size_t)(t0 + (j < count ? j : count - 1)) * xq_stride_bytes;
+          }
+          t->dot_x4(n_cols, row, ys, out);
+          for (int j = 0; j < count; j++) y[(size_t)(t0 + j) * y_stride_floats + r] = out[j];
+        }
       }
     }
     return FLINT_OK;

@@ -109,23 +109,25 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
 }
 
 /*
- * One weight row against four activation rows: each block's codes and scales are
- * decoded once and used four times. Per token it runs the float steps of
- * vec_dot_q4_K_q8_K in the same order, so results match it bit for bit.
+ * One weight row against nt activation rows (nt a compile-time 4 or 8): each block's
+ * codes and scales are decoded once and used nt times. Per token it runs the float steps
+ * of vec_dot_q4_K_q8_K in the same order, so results match it bit for bit.
  */
-void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void *vx,
+                                                              const void *const *ys,
+                                                              float *out, const int nt) {
   const block_q4_K *x = vx;
-  const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
   const v128_t m4 = wasm_i8x16_splat(15);
-  v128_t accf[4], accm[4];
-  for (int t = 0; t < 4; t++) accf[t] = accm[t] = wasm_f32x4_splat(0.0f);
+  v128_t accf[8], accm[8];
+  for (int t = 0; t < nt; t++) accf[t] = accm[t] = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
-    const block_q8_K *yt[4] = {&y0[i], &y1[i], &y2[i], &y3[i]};
+    const block_q8_K *yt[8];
+    for (int t = 0; t < nt; t++) yt[t] = (const block_q8_K *)ys[t] + i;
     v128_t packed = unpack_scales_mins_k4(x[i].scales);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
     v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
-    v128_t acc[4];
-    for (int t = 0; t < 4; t++) acc[t] = wasm_i32x4_splat(0);
+    v128_t acc[8];
+    for (int t = 0; t < nt; t++) acc[t] = wasm_i32x4_splat(0);
     for (int c = 0; c < 4; c++) {
       v128_t q0 = wasm_v128_load(x[i].qs + 32 * c), q1 = wasm_v128_load(x[i].qs + 32 * c + 16);
       v128_t a0 = wasm_v128_and(q0, m4), a1 = wasm_v128_and(q1, m4);
@@ -137,7 +139,7 @@ void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
         case 2: s_lo = SPLAT_I16(sc, 4); s_hi = SPLAT_I16(sc, 5); break;
         default: s_lo = SPLAT_I16(sc, 6); s_hi = SPLAT_I16(sc, 7); break;
       }
-      for (int t = 0; t < 4; t++) {
+      for (int t = 0; t < nt; t++) {
         const int8_t *q8 = yt[t]->qs + 64 * c;
         v128_t lo = wasm_i16x8_add(dot16_i8_u7(wasm_v128_load(q8), a0),
                                    dot16_i8_u7(wasm_v128_load(q8 + 16), a1));
@@ -148,7 +150,7 @@ void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
       }
     }
     float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < nt; t++) {
       v128_t bs0 = wasm_v128_load(yt[t]->bsums), bs1 = wasm_v128_load(yt[t]->bsums + 8);
       v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
                                    wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
@@ -158,5 +160,13 @@ void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
       accm[t] = madd_f32x4(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(dy * dmin), accm[t]);
     }
   }
-  for (int t = 0; t < 4; t++) out[t] = hsum_f32x4(accf[t]) - hsum_f32x4(accm[t]);
+  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(accf[t]) - hsum_f32x4(accm[t]);
+}
+
+void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+  q4_K_dot_xn(n, vx, ys, out, 4);
+}
+
+void vec_dot_q4_K_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) {
+  q4_K_dot_xn(n, vx, ys, out, 8);
 }

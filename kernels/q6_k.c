@@ -117,23 +117,24 @@ float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
 }
 
 /*
- * One weight row against four activation rows: codes are built once per block and used
- * four times. Per token the float steps equal vec_dot_q6_K_q8_K's, so results match it.
+ * One weight row against nt activation rows (nt a compile-time 4 or 8): codes are built
+ * once per block and used nt times. Per token the float steps equal vec_dot_q6_K_q8_K's,
+ * so results match it.
  */
-void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+static inline __attribute__((always_inline)) void q6_K_dot_xn(int n, const void *vx,
+                                                              const void *const *ys,
+                                                              float *out, const int nt) {
   const block_q6_K *x = vx;
-  const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
   const v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48);
-  v128_t accf[4];
-  for (int t = 0; t < 4; t++) accf[t] = wasm_f32x4_splat(0.0f);
+  v128_t accf[8];
+  for (int t = 0; t < nt; t++) accf[t] = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
-    const block_q8_K *yt[4] = {&y0[i], &y1[i], &y2[i], &y3[i]};
+    const block_q8_K *yt[8];
+    for (int t = 0; t < nt; t++) yt[t] = (const block_q8_K *)ys[t] + i;
     v128_t sc8 = wasm_v128_load(x[i].scales);
     v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
-    v128_t acc[4];
-    for (int t = 0; t < 4; t++) {
-      acc[t] = wasm_i32x4_splat(0);
-    }
+    v128_t acc[8];
+    for (int t = 0; t < nt; t++) acc[t] = wasm_i32x4_splat(0);
     for (int part = 0; part < 4; part++) {
       int h = part >> 1, v = part & 1;
       const uint8_t *ql = x[i].ql + 64 * h + 16 * v;
@@ -151,7 +152,7 @@ void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
         case 2: s[0] = SPLAT_I16(sc_hi, 0); s[1] = SPLAT_I16(sc_hi, 2); s[2] = SPLAT_I16(sc_hi, 4); s[3] = SPLAT_I16(sc_hi, 6); break;
         default: s[0] = SPLAT_I16(sc_hi, 1); s[1] = SPLAT_I16(sc_hi, 3); s[2] = SPLAT_I16(sc_hi, 5); s[3] = SPLAT_I16(sc_hi, 7); break;
       }
-      for (int t = 0; t < 4; t++) {
+      for (int t = 0; t < nt; t++) {
         const int8_t *yb = yt[t]->qs + 128 * h + 16 * v;
         for (int k = 0; k < 4; k++) {
           acc[t] = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 32 * k), c[k]), s[k], acc[t]);
@@ -159,12 +160,20 @@ void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
       }
     }
     float d = fp16_to_f32(x[i].d);
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < nt; t++) {
       v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums), sc_lo),
                                      wasm_i32x4_dot_i16x8(wasm_v128_load(yt[t]->bsums + 8), sc_hi));
       v128_t a = wasm_i32x4_sub(acc[t], wasm_i32x4_shl(offset, 5));
       accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(a), wasm_f32x4_splat(yt[t]->d * d), accf[t]);
     }
   }
-  for (int t = 0; t < 4; t++) out[t] = hsum_f32x4(accf[t]);
+  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(accf[t]);
+}
+
+void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
+  q6_K_dot_xn(n, vx, ys, out, 4);
+}
+
+void vec_dot_q6_K_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) {
+  q6_K_dot_xn(n, vx, ys, out, 8);
 }

@@ -535,6 +535,11 @@ void vec_dot_q5_K_q8_K_x4(int n, const void *x, const void *const ys[4], float o
 void vec_dot_q3_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 void vec_dot_q2_K_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
 
+/* As dot_x4_fn for eight activation rows. */
+typedef void (*dot_x8_fn)(int n, const void *x, const void *const ys[8], float out[8]);
+void vec_dot_q4_K_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+void vec_dot_q6_K_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */
 void quantize_row_q8_0(const float *x, void *y, int n);
 void quantize_row_q8_1(const float *x, void *y, int n);

@@ -330,7 +330,8 @@ for (const build of BUILDS) {
       for (const g of await loadGoldens()) {
         const stride = g.bytes.length / g.rows;
         const w = put(k, g.bytes);
-        const nTokens = 6;
+        // 13 tokens: one group of eight (Q4_K, Q6_K), one of four, one padded.
+        const nTokens = 13;
         const xqBytes = activationRowBytes(g.type, g.cols);
         const xq = k.alloc(xqBytes * nTokens);
         for (let t = 0; t < nTokens; t++) {
@@ -350,8 +351,21 @@ for (const build of BUILDS) {
         }
         // A batch of one token takes the padded path of the four-token kernels.
         const yOne = k.alloc(g.rows * 4);
-        matmul(k, g.type, w, stride, xq + 5 * xqBytes, xqBytes, yOne, g.cols, 1, g.rows, 0, g.rows);
-        const last = k.f32(yMm + 5 * yStride * 4, g.rows);
+        matmul(
+          k,
+          g.type,
+          w,
+          stride,
+          xq + 12 * xqBytes,
+          xqBytes,
+          yOne,
+          g.cols,
+          1,
+          g.rows,
+          0,
+          g.rows,
+        );
+        const last = k.f32(yMm + 12 * yStride * 4, g.rows);
         assert.equal(firstBitMismatch(k.f32(yOne, g.rows), last), undefined, `${g.name} 1 token`);
       }
     },
