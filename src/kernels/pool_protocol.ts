@@ -127,7 +127,7 @@ export function workerSlot(index: number): number {
   return CTL.WORKERS_BYTE_OFFSET / 4 + (index - 1) * CTL.WORKER_SLOTS;
 }
 
-/** How `awaitChunks` waits. */
+/** Polling and timeout settings of `awaitChunks`. */
 export interface AwaitOptions {
   /** Milliseconds to poll DONE before sleeping in `Atomics.wait`. */
   spinMillis: number;
