@@ -72,7 +72,8 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
   v128_t accf = wasm_f32x4_splat(0.0f);
   v128_t accm = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
-    v128_t packed = unpack_scales_mins_k4(x[i].scales);
+    v128_t head = wasm_v128_load(&x[i]);
+    v128_t packed = unpack_scales_mins_k4_v(head);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
     v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
     /* Sums of 32 activations per sub-block, from pairs of 16-element bsums. */
@@ -123,7 +124,8 @@ static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void 
   for (int i = 0; i < n / QK_K; i++) {
     const block_q8_K *yt[8];
     for (int t = 0; t < nt; t++) yt[t] = (const block_q8_K *)ys[t] + i;
-    v128_t packed = unpack_scales_mins_k4(x[i].scales);
+    v128_t head = wasm_v128_load(&x[i]);
+    v128_t packed = unpack_scales_mins_k4_v(head);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
     v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
     v128_t acc[8];

@@ -406,6 +406,18 @@ static inline v128_t unpack_scales_mins_k4(const uint8_t *s) {
   return wasm_i32x4_make((int32_t)sc_lo, (int32_t)sc_hi, (int32_t)m_lo, (int32_t)m_hi);
 }
 
+/*
+ * unpack_scales_mins_k4 on vectors. h holds the first 16 bytes of a Q4_K or Q5_K block
+ * (d, dmin, then the 12 scale bytes as words a, b, c in lanes 1-3); the result has the
+ * same bytes as unpack_scales_mins_k4 and needs no scalar loads.
+ */
+static inline v128_t unpack_scales_mins_k4_v(v128_t h) {
+  v128_t p = wasm_i32x4_shuffle(h, wasm_u32x4_shr(h, 4), 1, 3, 2, 7); /* a, c, b, c >> 4 */
+  v128_t lo = wasm_v128_and(p, wasm_i32x4_const(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+  v128_t q = wasm_u32x4_shr(wasm_i32x4_shuffle(h, h, 1, 1, 2, 2), 2);
+  return wasm_v128_or(lo, wasm_v128_and(q, wasm_i32x4_const(0, 0x30303030, 0, 0x30303030)));
+}
+
 /* Four binary16 values (zero-extended to uint32 lanes) to float32, exactly as
  * fp16_to_f32 does, infinities, NaNs and subnormals included. */
 static inline v128_t f16x4_to_f32x4(v128_t u) {
