@@ -61,6 +61,20 @@ void dequantize_row_q4_K(const void *vx, float *y, int n) {
   }
 }
 
+/* Each min twice, for sub-blocks 0-3 and 4-7: m_b faces bsums 2b and 2b+1. */
+static inline v128_t q4k_mins_dup_lo(v128_t mins) {
+  return wasm_i16x8_shuffle(mins, mins, 0, 0, 1, 1, 2, 2, 3, 3);
+}
+static inline v128_t q4k_mins_dup_hi(v128_t mins) {
+  return wasm_i16x8_shuffle(mins, mins, 4, 4, 5, 5, 6, 6, 7, 7);
+}
+
+/* Four int32 lanes summing to Σ_b m_b·(bsum_2b + bsum_2b+1). */
+static inline v128_t q4k_min_sums(const block_q8_K *y, v128_t dup_lo, v128_t dup_hi) {
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums), dup_lo),
+                        wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums + 8), dup_hi));
+}
+
 /*
  * Per sub-block b the int16 lanes hold partial sums of q·yq (at most 4·15·127), which one
  * i32x4.dot_i16x8 scales by sc_b. The mins use the activation block sums.
@@ -76,11 +90,7 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
     v128_t packed = unpack_scales_mins_k4_v(head);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
     v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
-    /* Sums of 32 activations per sub-block, from pairs of 16-element bsums. */
-    v128_t bs0 = wasm_v128_load(y[i].bsums), bs1 = wasm_v128_load(y[i].bsums + 8);
-    v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
-                                 wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
-    v128_t msum = wasm_i32x4_dot_i16x8(pair, mins);
+    v128_t msum = q4k_min_sums(&y[i], q4k_mins_dup_lo(mins), q4k_mins_dup_hi(mins));
 
     const uint8_t *qs = x[i].qs;
     const int8_t *q8 = y[i].qs;
@@ -128,6 +138,7 @@ static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void 
     v128_t packed = unpack_scales_mins_k4_v(head);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
     v128_t mins = wasm_u16x8_extend_high_u8x16(packed);
+    v128_t dup_lo = q4k_mins_dup_lo(mins), dup_hi = q4k_mins_dup_hi(mins);
     v128_t acc[8];
     for (int t = 0; t < nt; t++) acc[t] = wasm_i32x4_splat(0);
     for (int c = 0; c < 4; c++) {
@@ -153,10 +164,7 @@ static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void 
     }
     float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
     for (int t = 0; t < nt; t++) {
-      v128_t bs0 = wasm_v128_load(yt[t]->bsums), bs1 = wasm_v128_load(yt[t]->bsums + 8);
-      v128_t pair = wasm_i16x8_add(wasm_i16x8_shuffle(bs0, bs1, 0, 2, 4, 6, 8, 10, 12, 14),
-                                   wasm_i16x8_shuffle(bs0, bs1, 1, 3, 5, 7, 9, 11, 13, 15));
-      v128_t msum = wasm_i32x4_dot_i16x8(pair, mins);
+      v128_t msum = q4k_min_sums(yt[t], dup_lo, dup_hi);
       float dy = yt[t]->d;
       accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(acc[t]), wasm_f32x4_splat(dy * d), accf[t]);
       accm[t] = madd_f32x4(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(dy * dmin), accm[t]);
