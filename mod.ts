@@ -46,6 +46,7 @@ export {
   Model,
   ModelError,
   type ModelErrorContext,
+  type ModelOptions,
 } from "./src/model/mod.ts";
 export { DownloadError, type DownloadProgress, ModelSourceError } from "./src/hub/mod.ts";
 
@@ -115,6 +116,7 @@ export {
   GgufError,
   type GgufErrorContext,
   type GgufFile,
+  type GgufHparams,
   type GgufInput,
   type GgufPart,
   type GgufSource,

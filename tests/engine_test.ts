@@ -261,6 +261,7 @@ async function writeMicro(path: string, edit: (t: ReturnType<typeof llamaTensors
     ["llama.feed_forward_length", u32(768)],
     ["llama.attention.head_count", u32(8)],
     ["llama.attention.head_count_kv", u32(2)],
+    ["llama.attention.layer_norm_rms_epsilon", { type: GgufValueType.FLOAT32, value: 1e-5 }],
     ...syntheticVocab(512),
   ];
   const rng = new FillRng(3);

@@ -13,13 +13,7 @@ import {
   parseModelSource,
   resolveModel,
 } from "../hub/mod.ts";
-import {
-  type CacheType,
-  loadModel as loadGgufModel,
-  type LoadModelOptions as ModelOptions,
-  type Logger,
-  type Model,
-} from "../model/mod.ts";
+import { loadModel as loadGgufModel, type Model, type ModelOptions } from "../model/mod.ts";
 
 /**
  * A model source: a local path, an `http(s)://` URL, `hf:owner/repo/file.gguf`
@@ -55,29 +49,7 @@ export type ModelInput = string | URL | Uint8Array | GgufFile;
  * });
  * ```
  */
-export interface LoadModelOptions {
-  /** Default context size of sessions; default the model's, capped at 4096. */
-  nCtx?: number;
-  /**
-   * Threads for the kernels, including the calling one; default all cores. Without
-   * `Worker` or `SharedArrayBuffer` the kernels run on the calling thread only.
-   */
-  threads?: number;
-  /** KV cache element type of sessions; default "f16". */
-  cacheType?: CacheType;
-  /** Largest batch evaluated at once; longer prompts are split. Default 512. */
-  nBatch?: number;
-  /**
-   * Chat template: a built-in name (vicuna, chatml, llama2, llama3, mistral), "gguf" or
-   * Jinja source. Default: the GGUF's template, else one picked from the model name.
-   */
-  chatTemplate?: string;
-  /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
-  target?: "wasm32" | "wasm64";
-  /** Receives warnings about the model and debug detail; default silent. */
-  logger?: Logger;
-  /** Called after each tensor is read into memory, with the bytes so far and in total. */
-  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+export interface LoadModelOptions extends ModelOptions {
   /**
    * Download a remote model into a cache folder once and load it from disk. `true`
    * uses `$FLINT_CACHE_DIR`, `$XDG_CACHE_HOME/flint` or `~/.cache/flint`, a string
@@ -93,10 +65,6 @@ export interface LoadModelOptions {
   /** Called during a `cache` download, at most four times a second and once at the end. */
   onDownloadProgress?: (progress: DownloadProgress) => void;
 }
-
-type MissingModelOptions = Exclude<keyof ModelOptions, keyof LoadModelOptions>;
-// Fails to compile when the model loader gains an option that is missing above.
-const _noMissingOptions: [MissingModelOptions] extends [never] ? true : false = true;
 
 function env(name: string): string | undefined {
   try {

@@ -1,12 +1,13 @@
 /**
- * Llama-architecture hyperparameters from GGUF metadata (`llama.*` keys), with
- * llama.cpp's defaults for the optional ones.
+ * Llama-architecture hyperparameters: the GGUF reader's `llamaHparams`, plus the checks
+ * that this forward pass can run them.
  */
-import type { GgufFile } from "../gguf/mod.ts";
+import { GgufError, type GgufFile, type GgufHparams, llamaHparams } from "../gguf/mod.ts";
 import { ModelError } from "./errors.ts";
 
 /**
- * Hyperparameters of a llama-family model, named as llama.cpp names them.
+ * Hyperparameters of a llama-family model, named as llama.cpp names them: the GGUF
+ * reader's {@link GgufHparams} and the sizes derived from them.
  *
  * @example Print the model shape
  * ```ts ignore
@@ -16,69 +17,47 @@ import { ModelError } from "./errors.ts";
  * console.log(`${hparams.nLayer} layers, n_embd ${hparams.nEmbd}, n_head_kv ${hparams.nHeadKv}`);
  * ```
  */
-export interface LlamaHparams {
-  /** `general.architecture`. */
-  arch: string;
-  /** Context length the model was trained with (`llama.context_length`). */
-  nCtxTrain: number;
-  /** Width of the residual stream (`llama.embedding_length`). */
-  nEmbd: number;
-  /** Number of transformer blocks (`llama.block_count`). */
-  nLayer: number;
-  /** Query heads (`llama.attention.head_count`). */
-  nHead: number;
-  /** Key/value heads (`llama.attention.head_count_kv`); fewer than nHead means grouped-query attention. */
-  nHeadKv: number;
-  /** Hidden width of the feed-forward network (`llama.feed_forward_length`). */
-  nFf: number;
-  /** Size of one attention head: nEmbd / nHead. */
+export interface LlamaHparams extends GgufHparams {
+  /** Size of one attention head: nEmbd / nHead, equal to nEmbdHeadK and nEmbdHeadV. */
   nEmbdHead: number;
   /** Width of K and V: nEmbdHead · nHeadKv. */
   nEmbdKv: number;
-  /** Dimensions RoPE rotates per head (`llama.rope.dimension_count`, default nEmbdHead). */
-  nRot: number;
-  /** RoPE base frequency; 10000 when absent (Mistral v0.1 uses 10000, later models 1e6). */
-  ropeFreqBase: number;
-  /** RoPE position scale: 1 / linear scaling factor. */
+  /**
+   * RoPE position scale in effect: 1 / `<arch>.rope.scaling.factor`, or 1 when
+   * `<arch>.rope.scaling.type` is `none` (llama.cpp never scales then).
+   */
   ropeFreqScale: number;
-  /** RMSNorm epsilon. */
-  fNormRmsEps: number;
-  /** Vocabulary size (`llama.vocab_size`, else the length of the token list). */
-  nVocab: number;
 }
 
 /** Architectures this forward pass runs; all use the llama layout and normal RoPE. */
 export const SUPPORTED_ARCHS = ["llama"];
 
+/** RoPE scaling types this forward pass implements. */
+const ROPE_SCALING_TYPES = ["none", "linear"];
+
 function fail(file: GgufFile, key: string, found: string, expected: string): never {
   throw new ModelError("invalid hyperparameter", { source: file.source, key, found, expected });
 }
 
-function intKey(file: GgufFile, key: string, fallback?: number): number {
-  const v = file.metadata.get(key);
-  if (v === undefined) {
-    if (fallback !== undefined) return fallback;
-    throw new ModelError("missing hyperparameter", {
+/** `llamaHparams`, with its key errors retyped as `ModelError` (the GgufError is the cause). */
+function readGgufHparams(file: GgufFile): GgufHparams {
+  try {
+    return llamaHparams(file);
+  } catch (error) {
+    if (!(error instanceof GgufError) || error.key === undefined) throw error;
+    const message = error.found === undefined ? "missing hyperparameter" : "invalid hyperparameter";
+    throw new ModelError(message, {
       source: file.source,
-      key,
-      expected: "a positive integer",
-    });
+      key: error.key,
+      found: error.found,
+      expected: error.expected,
+    }, { cause: error });
   }
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    fail(file, key, String(v), "a positive integer");
-  }
-  return v;
-}
-
-function floatKey(file: GgufFile, key: string, fallback: number): number {
-  const v = file.metadata.get(key);
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) fail(file, key, String(v), "a finite number");
-  return v;
 }
 
 /** Reads and checks the hyperparameters; throws `ModelError` naming the bad key. */
 export function readLlamaHparams(file: GgufFile): LlamaHparams {
+  // Checked first: another architecture's keys live under another prefix.
   const arch = file.metadata.get("general.architecture");
   if (typeof arch !== "string" || !SUPPORTED_ARCHS.includes(arch)) {
     throw new ModelError("unsupported architecture", {
@@ -88,54 +67,39 @@ export function readLlamaHparams(file: GgufFile): LlamaHparams {
       expected: SUPPORTED_ARCHS.map((a) => `"${a}"`).join(" or "),
     });
   }
+
+  const hp = readGgufHparams(file);
   const k = (name: string) => `${arch}.${name}`;
-  const nEmbd = intKey(file, k("embedding_length"));
-  const nHead = intKey(file, k("attention.head_count"));
-  const nHeadKv = intKey(file, k("attention.head_count_kv"), nHead);
-  if (nEmbd % nHead !== 0) {
-    fail(file, k("attention.head_count"), String(nHead), `a divisor of n_embd ${nEmbd}`);
+  // The weights are square [n_embd, n_embd] for Q and O, so heads must tile n_embd.
+  const nEmbdHead = hp.nEmbd / hp.nHead;
+  if (hp.nEmbdHeadK !== nEmbdHead) {
+    fail(file, k("attention.key_length"), String(hp.nEmbdHeadK), `n_embd / n_head = ${nEmbdHead}`);
   }
-  if (nHead % nHeadKv !== 0) {
-    fail(file, k("attention.head_count_kv"), String(nHeadKv), `a divisor of n_head ${nHead}`);
+  if (hp.nEmbdHeadV !== nEmbdHead) {
+    fail(
+      file,
+      k("attention.value_length"),
+      String(hp.nEmbdHeadV),
+      `n_embd / n_head = ${nEmbdHead}`,
+    );
   }
-  const nEmbdHead = nEmbd / nHead;
-  const nRot = intKey(file, k("rope.dimension_count"), nEmbdHead);
-  if (nRot > nEmbdHead || nRot % 2 !== 0) {
-    fail(file, k("rope.dimension_count"), String(nRot), `an even number up to ${nEmbdHead}`);
+
+  if (hp.nRot === 0) {
+    fail(file, k("rope.dimension_count"), "0", `an even number up to ${nEmbdHead}`);
   }
-  let ropeFreqScale = 1;
-  const scalingType = file.metadata.get(k("rope.scaling.type"));
-  if (scalingType !== undefined && scalingType !== "none") {
-    if (scalingType !== "linear") {
-      fail(file, k("rope.scaling.type"), JSON.stringify(scalingType), `"none" or "linear"`);
-    }
-    const factor = floatKey(file, k("rope.scaling.factor"), 1);
-    if (factor <= 0) fail(file, k("rope.scaling.factor"), String(factor), "a positive number");
-    ropeFreqScale = 1 / factor;
+  if (!ROPE_SCALING_TYPES.includes(hp.ropeScalingType)) {
+    fail(
+      file,
+      k("rope.scaling.type"),
+      JSON.stringify(hp.ropeScalingType),
+      ROPE_SCALING_TYPES.map((t) => `"${t}"`).join(" or "),
+    );
   }
-  const tokens = file.metadata.get("tokenizer.ggml.tokens");
-  const embd = file.tensors.find((t) => t.name === "token_embd.weight");
-  const nVocabFallback = Array.isArray(tokens) ? tokens.length : embd?.ne[1];
-  const fNormRmsEps = floatKey(file, k("attention.layer_norm_rms_epsilon"), 1e-5);
-  if (fNormRmsEps <= 0) {
-    fail(file, k("attention.layer_norm_rms_epsilon"), String(fNormRmsEps), "a positive number");
-  }
-  const ropeFreqBase = floatKey(file, k("rope.freq_base"), 10000);
-  if (ropeFreqBase <= 0) fail(file, k("rope.freq_base"), String(ropeFreqBase), "a positive number");
+
   return {
-    arch,
-    nCtxTrain: intKey(file, k("context_length")),
-    nEmbd,
-    nLayer: intKey(file, k("block_count")),
-    nHead,
-    nHeadKv,
-    nFf: intKey(file, k("feed_forward_length")),
+    ...hp,
     nEmbdHead,
-    nEmbdKv: nEmbdHead * nHeadKv,
-    nRot,
-    ropeFreqBase,
-    ropeFreqScale,
-    fNormRmsEps,
-    nVocab: intKey(file, k("vocab_size"), nVocabFallback),
+    nEmbdKv: nEmbdHead * hp.nHeadKv,
+    ropeFreqScale: hp.ropeScalingType === "none" ? 1 : hp.ropeFreqScale,
   };
 }

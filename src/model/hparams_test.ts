@@ -17,6 +17,7 @@ function base(): Map<string, SynthValue> {
     ["llama.attention.head_count", u32(8)],
     ["llama.attention.head_count_kv", u32(2)],
     ["llama.vocab_size", u32(512)],
+    ["llama.attention.layer_norm_rms_epsilon", f32(1e-5)],
   ]);
 }
 
@@ -32,7 +33,7 @@ Deno.test("readLlamaHparams applies llama.cpp defaults", async () => {
   assert.equal(hp.nRot, 32);
   assert.equal(hp.ropeFreqBase, 10000);
   assert.equal(hp.ropeFreqScale, 1);
-  assert.equal(hp.fNormRmsEps, 1e-5);
+  assert.equal(hp.fNormRmsEps, Math.fround(1e-5));
   assert.equal(hp.nVocab, 512);
   assert.equal(hp.nCtxTrain, 2048);
 });
@@ -50,20 +51,35 @@ Deno.test("readLlamaHparams reads optional keys", async () => {
 });
 
 Deno.test("readLlamaHparams names a missing key", async () => {
+  // llama.cpp requires layer_norm_rms_epsilon for llama; there is no default.
+  for (const key of ["llama.embedding_length", "llama.attention.layer_norm_rms_epsilon"]) {
+    const meta = base();
+    meta.delete(key);
+    await assert.rejects(
+      hparams(meta),
+      (e) => e instanceof ModelError && e.key === key && e.message.startsWith("missing"),
+      key,
+    );
+  }
+});
+
+Deno.test("readLlamaHparams sets no scale when rope.scaling.type is none", async () => {
   const meta = base();
-  meta.delete("llama.embedding_length");
-  await assert.rejects(
-    hparams(meta),
-    (e) => e instanceof ModelError && e.key === "llama.embedding_length",
-  );
+  meta.set("llama.rope.scaling.type", { type: GgufValueType.STRING, value: "none" });
+  meta.set("llama.rope.scaling.factor", f32(4));
+  assert.equal((await hparams(meta)).ropeFreqScale, 1);
 });
 
 Deno.test("readLlamaHparams rejects bad values", async () => {
   const cases: [string, SynthValue, string][] = [
     ["general.architecture", { type: GgufValueType.STRING, value: "gpt2" }, "general.architecture"],
     ["llama.attention.head_count_kv", u32(3), "llama.attention.head_count_kv"],
-    ["llama.attention.head_count", u32(7), "llama.attention.head_count"],
+    ["llama.attention.head_count", u32(6), "llama.attention.head_count"],
     ["llama.rope.dimension_count", u32(31), "llama.rope.dimension_count"],
+    ["llama.rope.dimension_count", u32(0), "llama.rope.dimension_count"],
+    ["llama.attention.key_length", u32(64), "llama.attention.key_length"],
+    ["llama.attention.value_length", u32(16), "llama.attention.value_length"],
+    ["llama.attention.layer_norm_rms_epsilon", f32(0), "llama.attention.layer_norm_rms_epsilon"],
     [
       "llama.rope.scaling.type",
       { type: GgufValueType.STRING, value: "yarn" },

@@ -44,11 +44,25 @@ export interface Logger {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Options of `loadModel`. */
-export interface LoadModelOptions {
+/**
+ * Options of the model loader; the library's `LoadModelOptions` adds how remote sources
+ * are fetched.
+ *
+ * @example A 2048-token context on two threads
+ * ```ts ignore
+ * import { loadModel, type ModelOptions } from "@flint/flint";
+ *
+ * const options: ModelOptions = { nCtx: 2048, threads: 2, logger: console };
+ * const model = await loadModel("models/stories260K.gguf", options);
+ * ```
+ */
+export interface ModelOptions {
   /** Default context size of sessions; default the model's, capped at 4096. */
   nCtx?: number;
-  /** Threads for the kernels, including the calling one; default all cores. */
+  /**
+   * Threads for the kernels, including the calling one; default all cores. Without
+   * `Worker` or `SharedArrayBuffer` the kernels run on the calling thread only.
+   */
   threads?: number;
   /** KV cache element type of sessions; default "f16". */
   cacheType?: CacheType;
@@ -61,8 +75,9 @@ export interface LoadModelOptions {
   chatTemplate?: string;
   /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
   target?: "wasm32" | "wasm64";
+  /** Receives warnings about the model and debug detail; default silent. */
   logger?: Logger;
-  /** Called as tensor data is read. */
+  /** Called after each tensor is read into memory, with the bytes so far and in total. */
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
@@ -224,7 +239,7 @@ function checkCtx(nCtx: number, hp: LlamaHparams, logger: Logger): void {
  */
 export async function loadModel(
   source: string | Uint8Array | GgufFile,
-  options: LoadModelOptions = {},
+  options: ModelOptions = {},
 ): Promise<Model> {
   const logger = options.logger ?? silent;
   const file = typeof source === "string" || source instanceof Uint8Array
