@@ -87,20 +87,7 @@ export class BpeSession {
     };
     for (let i = 1; i < n; i++) tryAddPair(i - 1, i);
 
-    const top = new Int32Array(3);
-    while (queue.length > 0) {
-      queue.pop(top);
-      const left = top[0];
-      const right = top[1];
-      // Symbols are contiguous, so an unchanged total length means unchanged text.
-      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== top[2]) continue;
-      len[left] += len[right];
-      len[right] = 0;
-      next[left] = next[right];
-      if (next[right] >= 0) prev[next[right]] = left;
-      tryAddPair(prev[left], left);
-      tryAddPair(left, next[left]);
-    }
+    queue.mergeAll(len, prev, next, tryAddPair);
 
     const ids: number[] = [];
     for (let i = 0; i !== -1 && n > 0; i = next[i]) {

@@ -10,6 +10,7 @@ export class PairQueue {
   #right = new Int32Array(1024);
   #size = new Int32Array(1024);
   #length = 0;
+  #top = new Int32Array(3);
 
   get length(): number {
     return this.#length;
@@ -62,6 +63,34 @@ export class PairQueue {
     this.#left[i] = left;
     this.#right[i] = right;
     this.#size[i] = size;
+  }
+
+  /**
+   * Runs the merge loop over a linked list of contiguous symbols until the queue is
+   * empty. Each popped pair joins its right symbol into the left one, and `tryAddPair`
+   * is offered the two new neighbouring pairs. A pair is stale, and skipped, when either
+   * side has been merged away or their total length changed since it was pushed: symbols
+   * are contiguous, so an unchanged total length means unchanged text.
+   */
+  mergeAll(
+    len: Int32Array,
+    prev: Int32Array,
+    next: Int32Array,
+    tryAddPair: (left: number, right: number) => void,
+  ): void {
+    const top = this.#top;
+    while (this.#length > 0) {
+      this.pop(top);
+      const left = top[0];
+      const right = top[1];
+      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== top[2]) continue;
+      len[left] += len[right];
+      len[right] = 0;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      tryAddPair(prev[left], left);
+      tryAddPair(left, next[left]);
+    }
   }
 
   /** True when (priority, left) pops before slot `j`, or before (p2, l2) when j is -1. */

@@ -43,20 +43,7 @@ export function spmTokenize(vocab: Vocab, text: string, out: number[]): void {
   };
   for (let i = 1; i < count; i++) tryAddPair(i - 1, i);
 
-  const top = new Int32Array(3);
-  while (queue.length > 0) {
-    queue.pop(top);
-    const left = top[0];
-    const right = top[1];
-    // Skip pairs made stale by an earlier merge.
-    if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== top[2]) continue;
-    len[left] += len[right];
-    len[right] = 0;
-    next[left] = next[right];
-    if (next[right] >= 0) prev[next[right]] = left;
-    tryAddPair(prev[left], left);
-    tryAddPair(left, next[left]);
-  }
+  queue.mergeAll(len, prev, next, tryAddPair);
 
   for (let i = 0; i !== -1; i = next[i]) {
     const piece = text.substr(start[i], len[i]);
