@@ -112,9 +112,9 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
 #undef Q4K_CHUNK
     float dy = y[i].d;
     accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
-                      wasm_f32x4_splat(dy * fp16_to_f32(x[i].d)), accf);
+                      wasm_f32x4_splat(dy * fp16_to_f32(wasm_u16x8_extract_lane(head, 0))), accf);
     accm = madd_f32x4(wasm_f32x4_convert_i32x4(msum),
-                      wasm_f32x4_splat(dy * fp16_to_f32(x[i].dmin)), accm);
+                      wasm_f32x4_splat(dy * fp16_to_f32(wasm_u16x8_extract_lane(head, 1))), accm);
   }
   return hsum_f32x4(accf) - hsum_f32x4(accm);
 }
@@ -162,7 +162,8 @@ static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void 
         acc[t] = scale_i16_acc(hi, s_hi, acc[t]);
       }
     }
-    float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
+    float d = fp16_to_f32(wasm_u16x8_extract_lane(head, 0));
+    float dmin = fp16_to_f32(wasm_u16x8_extract_lane(head, 1));
     for (int t = 0; t < nt; t++) {
       v128_t msum = q4k_min_sums(yt[t], dup_lo, dup_hi);
       float dy = yt[t]->d;
