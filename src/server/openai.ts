@@ -136,7 +136,6 @@ export async function chatCompletions(ctx: RouteContext, start: StartOptions): P
   const id = newId("chatcmpl-");
   const created = Math.floor(Date.now() / 1000);
   const head = { id, object: "chat.completion.chunk", created, model: ctx.modelId };
-  const usageField = req.includeUsage ? { usage: null } : {};
   const chatLogprobs = (chunk: GenerationChunk) => {
     if (req.logprobs === undefined || chunk.token < 0) return null;
     const piece = tokenPiece(ctx.tokenizer, chunk.token);
@@ -153,45 +152,25 @@ export async function chatCompletions(ctx: RouteContext, start: StartOptions): P
 
   if (req.stream) {
     ctx.defer();
-    const format: StreamFormat = {
-      opening: () => [{
-        ...head,
-        choices: [{
-          index: 0,
-          delta: { role: "assistant", content: "" },
-          logprobs: null,
-          finish_reason: null,
-        }],
-        ...usageField,
-      }],
-      chunk: (chunk) => {
-        const payloads: unknown[] = [];
-        const entry = chatLogprobs(chunk);
-        if (chunk.text !== "" || entry !== null) {
-          payloads.push({
-            ...head,
-            choices: [{
-              index: 0,
-              delta: { content: chunk.text },
-              logprobs: entry === null ? null : { content: [entry] },
-              finish_reason: null,
-            }],
-            ...usageField,
-          });
-        }
-        if (chunk.finishReason !== undefined) {
-          payloads.push({
-            ...head,
-            choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: chunk.finishReason }],
-            ...usageField,
-          });
-        }
-        return payloads;
+    const format = openAiStreamFormat(head, req.includeUsage, {
+      opening: {
+        index: 0,
+        delta: { role: "assistant", content: "" },
+        logprobs: null,
+        finish_reason: null,
       },
-      closing: (final) =>
-        req.includeUsage ? [{ ...head, choices: [], usage: usageJson(final) }] : [],
-      trailer: SSE_DONE,
-    };
+      content: (chunk) => {
+        const entry = chatLogprobs(chunk);
+        if (chunk.text === "" && entry === null) return null;
+        return {
+          index: 0,
+          delta: { content: chunk.text },
+          logprobs: entry === null ? null : { content: [entry] },
+          finish_reason: null,
+        };
+      },
+      finish: (reason) => ({ index: 0, delta: {}, logprobs: null, finish_reason: reason }),
+    });
     return sseResponse(run, first, format, ctx.finish, ctx.logger, corsFree());
   }
 
@@ -221,7 +200,6 @@ export async function completions(ctx: RouteContext, start: StartOptions): Promi
   const id = newId("cmpl-");
   const created = Math.floor(Date.now() / 1000);
   const head = { id, object: "text_completion", created, model: ctx.modelId };
-  const usageField = req.includeUsage ? { usage: null } : {};
   let textOffset = 0;
   const completionLogprobs = (chunks: GenerationChunk[]) => {
     if (req.logprobs === undefined) return null;
@@ -243,36 +221,19 @@ export async function completions(ctx: RouteContext, start: StartOptions): Promi
 
   if (req.stream) {
     ctx.defer();
-    const format: StreamFormat = {
-      opening: () => [],
-      chunk: (chunk) => {
-        const payloads: unknown[] = [];
+    const format = openAiStreamFormat(head, req.includeUsage, {
+      content: (chunk) => {
         const hasToken = req.logprobs !== undefined && chunk.token >= 0;
-        if (chunk.text !== "" || hasToken) {
-          payloads.push({
-            ...head,
-            choices: [{
-              text: chunk.text,
-              index: 0,
-              logprobs: completionLogprobs([chunk]),
-              finish_reason: null,
-            }],
-            ...usageField,
-          });
-        }
-        if (chunk.finishReason !== undefined) {
-          payloads.push({
-            ...head,
-            choices: [{ text: "", index: 0, logprobs: null, finish_reason: chunk.finishReason }],
-            ...usageField,
-          });
-        }
-        return payloads;
+        if (chunk.text === "" && !hasToken) return null;
+        return {
+          text: chunk.text,
+          index: 0,
+          logprobs: completionLogprobs([chunk]),
+          finish_reason: null,
+        };
       },
-      closing: (final) =>
-        req.includeUsage ? [{ ...head, choices: [], usage: usageJson(final) }] : [],
-      trailer: SSE_DONE,
-    };
+      finish: (reason) => ({ text: "", index: 0, logprobs: null, finish_reason: reason }),
+    });
     return sseResponse(run, first, format, ctx.finish, ctx.logger, corsFree());
   }
 
@@ -292,6 +253,44 @@ export async function completions(ctx: RouteContext, start: StartOptions): Promi
     }],
     usage: usageJson(final),
   });
+}
+
+/** The choices of an OpenAI chunk stream, given to {@link openAiStreamFormat}. */
+interface StreamChoices {
+  /** Choice of the payload sent before the first chunk, if any. */
+  opening?: unknown;
+  /** Choice carrying a chunk's text or logprobs; null when the chunk has neither. */
+  content(chunk: GenerationChunk): unknown;
+  /** Choice of the payload that carries the finish reason. */
+  finish(reason: NonNullable<GenerationChunk["finishReason"]>): unknown;
+}
+
+/**
+ * Returns the chunk stream both endpoints send: each payload is `head` with one choice
+ * (and `usage: null` when usage was requested), the finish reason comes in a payload of
+ * its own after a chunk's content, and the usage follows in a payload with no choices.
+ */
+function openAiStreamFormat(
+  head: Record<string, unknown>,
+  includeUsage: boolean,
+  choices: StreamChoices,
+): StreamFormat {
+  const usageField = includeUsage ? { usage: null } : {};
+  const payload = (choice: unknown) => ({ ...head, choices: [choice], ...usageField });
+  return {
+    opening: () => choices.opening === undefined ? [] : [payload(choices.opening)],
+    chunk: (chunk) => {
+      const payloads: unknown[] = [];
+      const content = choices.content(chunk);
+      if (content !== null) payloads.push(payload(content));
+      if (chunk.finishReason !== undefined) {
+        payloads.push(payload(choices.finish(chunk.finishReason)));
+      }
+      return payloads;
+    },
+    closing: (final) => includeUsage ? [{ ...head, choices: [], usage: usageJson(final) }] : [],
+    trailer: SSE_DONE,
+  };
 }
 
 /** Fresh headers for a streamed response; the handler adds CORS headers afterwards. */
