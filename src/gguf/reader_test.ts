@@ -4,6 +4,7 @@ import {
   closeGguf,
   fileSource,
   GgmlType,
+  GgufError,
   type GgufSource,
   GgufValueType,
   readGguf,
@@ -214,6 +215,32 @@ Deno.test("fileSource serves concurrent reads correctly", async () => {
       assert.deepEqual(datas[i], bytes.subarray(t.fileOffset, t.fileOffset + t.nBytes));
     }
     await closeGguf(file);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("sources reject reads past the end", async () => {
+  const bytes = fixtureFile();
+  const path = await Deno.makeTempFile({ suffix: ".gguf" });
+  try {
+    await Deno.writeFile(path, bytes);
+    const sources = [bytesSource(bytes, "mem"), await fileSource(path)];
+    for (const source of sources) {
+      const at = bytes.length - 4;
+      await assert.rejects(
+        source.readInto(at, new Uint8Array(8)),
+        (e) =>
+          e instanceof GgufError && e.offset === at && e.found === "8 bytes requested" &&
+          e.expected === "at most 4",
+        source.name,
+      );
+      await assert.rejects(source.readInto(-1, new Uint8Array(1)), GgufError, source.name);
+      const inside = new Uint8Array(4);
+      await source.readInto(at, inside);
+      assert.deepEqual(inside, bytes.subarray(at));
+      await source.close();
+    }
   } finally {
     await Deno.remove(path);
   }

@@ -34,6 +34,26 @@ export interface GgufSource {
   close(): Promise<void>;
 }
 
+/**
+ * Returns the error for a read of `length` bytes at `offset` that does not fit in a
+ * source of `size` bytes, else undefined. `what` names the source's kind in the message.
+ */
+export function outOfRange(
+  name: string,
+  size: number,
+  offset: number,
+  length: number,
+  what = "file",
+): GgufError | undefined {
+  if (offset >= 0 && offset + length <= size) return undefined;
+  return new GgufError(`read past the end of the ${what}`, {
+    source: name,
+    offset,
+    found: `${length} bytes requested`,
+    expected: `at most ${Math.max(0, size - offset)}`,
+  });
+}
+
 /** The bytes behind each in-memory source, so the parser can skip copying them. */
 const inMemory = new WeakMap<GgufSource, Uint8Array>();
 
@@ -48,16 +68,8 @@ export function bytesSource(bytes: Uint8Array, name = "<bytes>"): GgufSource {
     name,
     size: bytes.length,
     readInto(offset, dest) {
-      if (offset < 0 || offset + dest.length > bytes.length) {
-        return Promise.reject(
-          new GgufError("read past the end of the data", {
-            source: name,
-            offset,
-            found: `${dest.length} bytes requested`,
-            expected: `at most ${Math.max(0, bytes.length - offset)}`,
-          }),
-        );
-      }
+      const error = outOfRange(name, bytes.length, offset, dest.length, "data");
+      if (error !== undefined) return Promise.reject(error);
       dest.set(bytes.subarray(offset, offset + dest.length));
       return Promise.resolve();
     },
@@ -117,16 +129,8 @@ export async function fileSource(path: string): Promise<GgufSource> {
     name: path,
     size,
     readInto(offset, dest) {
-      if (offset < 0 || offset + dest.length > size) {
-        return Promise.reject(
-          new GgufError("read past the end of the file", {
-            source: path,
-            offset,
-            found: `${dest.length} bytes requested`,
-            expected: `at most ${Math.max(0, size - offset)}`,
-          }),
-        );
-      }
+      const error = outOfRange(path, size, offset, dest.length);
+      if (error !== undefined) return Promise.reject(error);
       const result = queue.then(() => read(offset, dest));
       queue = result.catch(() => {});
       return result;

@@ -1,5 +1,5 @@
 import { GgufError } from "./errors.ts";
-import type { GgufSource } from "./source.ts";
+import { type GgufSource, outOfRange } from "./source.ts";
 
 /**
  * Options for `urlSource`.
@@ -361,16 +361,8 @@ export async function urlSource(
     name,
     size,
     readInto(offset, dest) {
-      if (offset < 0 || offset + dest.length > size) {
-        return Promise.reject(
-          new GgufError("read past the end of the file", {
-            source: name,
-            offset,
-            found: `${dest.length} bytes requested`,
-            expected: `at most ${Math.max(0, size - offset)}`,
-          }),
-        );
-      }
+      const error = outOfRange(name, size, offset, dest.length);
+      if (error !== undefined) return Promise.reject(error);
       if (offset + dest.length <= head.length) {
         dest.set(head.subarray(offset, offset + dest.length));
         return Promise.resolve();
