@@ -2,7 +2,13 @@
  * Streams a GGUF file (version 3, little-endian, alignment 32) to disk: the header is
  * built in memory, tensor data is written as it is produced.
  */
-import { GGML_TYPES, type GgmlType, GgufValueType } from "../gguf/mod.ts";
+import {
+  encodeGguf,
+  GGML_TYPES,
+  type GgmlType,
+  GgufValueType,
+  type GgufWriteKv,
+} from "../gguf/mod.ts";
 
 /** A metadata value with its GGUF type; arrays give their element type. */
 export type SynthValue =
@@ -39,122 +45,28 @@ export function tensorBytes(t: SynthTensor): number {
   return (n / blockSize) * typeSize;
 }
 
-class ByteBuilder {
-  #buf = new Uint8Array(1 << 16);
-  #view = new DataView(this.#buf.buffer);
-  length = 0;
-
-  #reserve(n: number) {
-    if (this.length + n <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < this.length + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.length));
-    this.#buf = next;
-    this.#view = new DataView(next.buffer);
-  }
-  u32(v: number) {
-    this.#reserve(4);
-    this.#view.setUint32(this.length, v, true);
-    this.length += 4;
-  }
-  i32(v: number) {
-    this.#reserve(4);
-    this.#view.setInt32(this.length, v, true);
-    this.length += 4;
-  }
-  f32(v: number) {
-    this.#reserve(4);
-    this.#view.setFloat32(this.length, v, true);
-    this.length += 4;
-  }
-  u64(v: number) {
-    this.#reserve(8);
-    this.#view.setBigUint64(this.length, BigInt(v), true);
-    this.length += 8;
-  }
-  u8(v: number) {
-    this.#reserve(1);
-    this.#buf[this.length++] = v;
-  }
-  bytes(b: Uint8Array) {
-    this.#reserve(b.length);
-    this.#buf.set(b, this.length);
-    this.length += b.length;
-  }
-  string(s: string) {
-    const b = new TextEncoder().encode(s);
-    this.u64(b.length);
-    this.bytes(b);
-  }
-  padTo(align: number) {
-    while (this.length % align !== 0) this.u8(0);
-  }
-  result(): Uint8Array {
-    return this.#buf.slice(0, this.length);
-  }
-}
-
-function writeValue(b: ByteBuilder, v: SynthValue) {
-  b.u32(v.type);
-  switch (v.type) {
-    case GgufValueType.STRING:
-      b.string(v.value);
-      return;
-    case GgufValueType.UINT32:
-      b.u32(v.value);
-      return;
-    case GgufValueType.INT32:
-      b.i32(v.value);
-      return;
-    case GgufValueType.FLOAT32:
-      b.f32(v.value);
-      return;
-    case GgufValueType.BOOL:
-      b.u8(v.value ? 1 : 0);
-      return;
-    case GgufValueType.ARRAY: {
-      b.u32(v.elementType);
-      b.u64(v.value.length);
-      if (v.elementType === GgufValueType.STRING) {
-        for (const s of v.value as string[]) b.string(s);
-        return;
-      }
-      const values = v.value as ArrayLike<number>;
-      for (let i = 0; i < values.length; i++) {
-        if (v.elementType === GgufValueType.FLOAT32) b.f32(values[i]);
-        else if (v.elementType === GgufValueType.INT32) b.i32(values[i]);
-        else b.u32(values[i]);
-      }
-    }
-  }
-}
-
 /** Serializes the header: metadata, tensor infos and padding up to the data section. */
 export function encodeHeader(
   metadata: [string, SynthValue][],
   tensors: SynthTensor[],
 ): Uint8Array {
-  const b = new ByteBuilder();
-  b.bytes(new TextEncoder().encode("GGUF"));
-  b.u32(3);
-  b.u64(tensors.length);
-  b.u64(metadata.length);
-  for (const [key, value] of metadata) {
-    b.string(key);
-    writeValue(b, value);
-  }
   let offset = 0;
-  for (const t of tensors) {
-    b.string(t.name);
-    b.u32(t.ne.length);
-    for (const d of t.ne) b.u64(d);
-    b.u32(t.type);
-    b.u64(offset);
+  const infos = tensors.map((t) => {
+    const info = { name: t.name, ne: t.ne, type: t.type, offset };
     offset += Math.ceil(tensorBytes(t) / ALIGNMENT) * ALIGNMENT;
-  }
-  b.padTo(ALIGNMENT);
-  return b.result();
+    return info;
+  });
+  const kvs = metadata.map(([key, v]): GgufWriteKv =>
+    v.type === GgufValueType.ARRAY
+      ? { key, type: v.type, value: { elementType: v.elementType, values: v.value } }
+      : { key, type: v.type, value: v.value }
+  );
+  const header = encodeGguf({ metadata: kvs, tensors: infos, headerOnly: true });
+  // encodeGguf leaves a file without tensors unpadded; the data section starts aligned.
+  if (header.length % ALIGNMENT === 0) return header;
+  const padded = new Uint8Array(Math.ceil(header.length / ALIGNMENT) * ALIGNMENT);
+  padded.set(header);
+  return padded;
 }
 
 /**
