@@ -4,7 +4,13 @@
  * and matrix × vector GB/s of weight bytes at 1 and 2 threads.
  *
  *   deno run --allow-read --allow-sys bench/threads.ts [--build=wasm64-relaxed] [--threads=2]
- *     [--types=Q4_K,Q6_K,Q8_0] [--shapes=4096x4096,14336x4096] [--seconds=1]
+ *     [--types=Q4_K,Q6_K,Q8_0] [--shapes=4096x4096,14336x4096] [--seconds=1] [--busy=0]
+ *     [--skip-ops] [--median] [--no-adaptive]
+ *
+ * `--busy=N` starts N workers that spin for the whole run, to measure the pool while
+ * other threads compete for the cores. `--skip-ops` leaves out the float ops and attention.
+ * `--median` reports the median batch instead of the fastest, which shows what waiting
+ * for descheduled threads costs under that competition.
  *
  * Weights are random blocks with fixed F16 scales: a dot's speed does not depend on
  * the values.
@@ -24,6 +30,10 @@ const { values } = parseArgs({
     types: { type: "string", default: "Q4_K,Q6_K,Q8_0" },
     shapes: { type: "string", default: "4096x4096,14336x4096" },
     seconds: { type: "string", default: "1" },
+    busy: { type: "string", default: "0" },
+    "skip-ops": { type: "boolean", default: false },
+    median: { type: "boolean", default: false },
+    "no-adaptive": { type: "boolean", default: false },
   },
 });
 const [target, variant] = values.build.split("-") as ["wasm32" | "wasm64", string];
@@ -38,25 +48,45 @@ const threads = Number(values.threads);
 function time(fn: () => void, batch = 1): number {
   let best = Infinity;
   let samples = 0;
+  const all: number[] = [];
   const start = performance.now();
   for (let i = -1; performance.now() - start < seconds * 1000 || samples < 5; i++) {
     const t0 = performance.now();
     for (let b = 0; b < batch; b++) fn();
     if (i >= 0) {
-      best = Math.min(best, (performance.now() - t0) / batch);
+      const ms = (performance.now() - t0) / batch;
+      best = Math.min(best, ms);
+      all.push(ms);
       samples++;
     }
   }
-  return best;
+  if (!values.median) return best;
+  all.sort((a, b) => a - b);
+  return all[all.length >> 1];
 }
 
+// Deno 2.9.6 does not stop a worker spinning in plain JS on terminate(), so the busy
+// workers spin until a shared flag is set.
+const busyStop = new Int32Array(new SharedArrayBuffer(4));
+const busyUrl = URL.createObjectURL(
+  new Blob([
+    "self.onmessage = (e) => { const stop = new Int32Array(e.data); " +
+    "while (Atomics.load(stop, 0) === 0); self.close(); };",
+  ], { type: "text/javascript" }),
+);
+const busy = Array.from({ length: Number(values.busy) }, () => {
+  const worker = new Worker(busyUrl, { type: "module" });
+  worker.postMessage(busyStop.buffer);
+  return worker;
+});
+
 const k = await loadKernels({ target, relaxed: variant === "relaxed", initialBytes: 512 << 20 });
-const pool = await KernelPool.create(k, { threads });
+const pool = await KernelPool.create(k, { threads, adaptive: !values["no-adaptive"] });
 const single = new SingleThread(k);
 console.log(
-  `build ${target}-${variant}, pool of ${pool.threads} threads, load average ${
-    Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
-  }`,
+  `build ${target}-${variant}, pool of ${pool.threads} threads, ${busy.length} busy workers, ` +
+    `${values.median ? "median" : "fastest"} batch, ` +
+    `load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
 );
 
 // Dispatch cost: a job of 2 one-element rows, so each thread adds one float.
@@ -79,14 +109,14 @@ function speedup(label: string, run: (d: Dispatcher) => void) {
   );
 }
 
-const n = 4 << 20;
+const n = values["skip-ops"] ? 0 : 4 << 20;
 const a = k.alloc(n * 4);
 const b = k.alloc(n * 4);
 const y = k.alloc(n * 4);
 k.f32(a, n).fill(0.5);
 k.f32(b, n).fill(1.5);
-speedup("swiglu 4M floats", (d) => new Ops(k, d).swiglu(y, a, b, n));
-speedup("rms_norm 512x4096", (d) => new Ops(k, d).rmsNorm(y, a, b, 4096, 512, 1e-5));
+if (n > 0) speedup("swiglu 4M floats", (d) => new Ops(k, d).swiglu(y, a, b, n));
+if (n > 0) speedup("rms_norm 512x4096", (d) => new Ops(k, d).rmsNorm(y, a, b, 4096, 512, 1e-5));
 
 // Attention for one token at position 4095 over a 4096-entry F16 cache, 32 heads of 128
 // (Mistral 7B shapes), then a 128-token prompt chunk at positions 0..127.
@@ -104,9 +134,8 @@ const scratch = k.alloc(nHead * nCtx * 4);
 const q = k.alloc(128 * nHead * headDim * 4);
 const out = k.alloc(128 * nHead * headDim * 4);
 k.f32(q, 128 * nHead * headDim).fill(0.01);
-for (
-  const [label, nTokens, first] of [["decode at 4095", 1, 4095], ["prompt 128", 128, 0]] as const
-) {
+const attentionCases = [["decode at 4095", 1, 4095], ["prompt 128", 128, 0]] as const;
+for (const [label, nTokens, first] of n > 0 ? attentionCases : []) {
   new Int32Array(k.memory.buffer, positions, nTokens).set(
     Array.from({ length: nTokens }, (_, i) => first + i),
   );
@@ -168,4 +197,7 @@ for (const typeName of values.types.split(",").filter(Boolean)) {
     );
   }
 }
+console.log(`worker stalls that paused work sharing: ${pool.stalls}`);
 pool.close();
+Atomics.store(busyStop, 0, 1);
+for (const worker of busy) worker.terminate();

@@ -49,7 +49,20 @@ export interface KernelPoolOptions {
    * dead or hung worker should reach it: a chunk is a fraction of one kernel call.
    */
   watchdogMillis?: number;
+  /**
+   * Whether the calling thread runs jobs alone for a while after it waited for a worker
+   * longer than it computed, and at least 1 ms; default true. Such a wait means the OS
+   * descheduled the worker in a claimed chunk, which happens when other processes load
+   * the cores. The pause starts at 10 ms and doubles up to 200 ms while stalls repeat.
+   */
+  adaptive?: boolean;
 }
+
+/** Shortest and longest pause in worker use after a stalled job, in milliseconds. */
+const PAUSE_MIN_MILLIS = 10;
+const PAUSE_MAX_MILLIS = 200;
+/** A wait for workers shorter than this never counts as a stall, in milliseconds. */
+const STALL_MIN_MILLIS = 1;
 
 interface WorkerReply {
   ready?: boolean;
@@ -80,6 +93,11 @@ export class KernelPool implements Dispatcher {
   readonly #waitSpinMillis: number;
   readonly #chunksPerThread: number;
   readonly #watchdogMillis: number;
+  readonly #adaptive: boolean;
+  /** `performance.now()` until which jobs run on the calling thread alone. */
+  #soloUntil = 0;
+  #pauseMillis = PAUSE_MIN_MILLIS;
+  #stalls = 0;
   #closed = false;
   /** Set when a job was abandoned with chunks outstanding; the pool runs no more jobs. */
   #broken?: KernelPoolError;
@@ -92,6 +110,7 @@ export class KernelPool implements Dispatcher {
     waitSpinMillis: number,
     chunksPerThread: number,
     watchdogMillis: number,
+    adaptive: boolean,
   ) {
     this.kernels = kernels;
     this.threads = workers.length + 1;
@@ -103,6 +122,7 @@ export class KernelPool implements Dispatcher {
     this.#waitSpinMillis = waitSpinMillis;
     this.#chunksPerThread = chunksPerThread;
     this.#watchdogMillis = watchdogMillis;
+    this.#adaptive = adaptive;
     for (const worker of workers) worker.onmessage = null;
   }
 
@@ -184,7 +204,13 @@ export class KernelPool implements Dispatcher {
       options.waitSpinMillis ?? 1,
       chunksPerThread,
       watchdogMillis,
+      options.adaptive ?? true,
     );
+  }
+
+  /** Jobs after which the calling thread stopped sharing work because a worker stalled. */
+  get stalls(): number {
+    return this.#stalls;
   }
 
   /** Chunks that workers (not the calling thread) have run since the pool started. */
@@ -198,7 +224,9 @@ export class KernelPool implements Dispatcher {
    * Calls the export `name` with `args` and a row range for each chunk of `[0, nRows)`,
    * and returns when all chunks are done. Threads claim chunks from a shared counter and
    * the calling thread runs every chunk no worker has claimed, so a worker that the OS
-   * has descheduled holds a job up only by a chunk it already claimed. Returns the first
+   * has descheduled delays a job only by a chunk it already claimed. When that delay
+   * exceeds the calling thread's own share, jobs run on the calling thread alone for a
+   * while (see `KernelPoolOptions.adaptive`); the bits do not change. Returns the first
    * nonzero integer a call returned (kernels return negative error codes), else 0.
    * Throws `KernelPoolError` when a call threw (a wasm trap), after the job, or when a
    * claimed chunk did not finish within `watchdogMillis`.
@@ -218,6 +246,8 @@ export class KernelPool implements Dispatcher {
     const units = Math.ceil(nRows / grain);
     const chunks = Math.min(units, this.threads * this.#chunksPerThread, 0xffff);
     if (this.threads === 1 || chunks <= 1) return asCode(fn(...args, 0, nRows));
+    const start = this.#adaptive ? performance.now() : 0;
+    if (start < this.#soloUntil) return this.#runSolo(name, fn, args, nRows);
     if (args.length > CTL.MAX_ARGS) {
       throw new RangeError(
         `KernelPool: ${name} takes ${args.length} arguments, at most ${CTL.MAX_ARGS} fit`,
@@ -260,6 +290,9 @@ export class KernelPool implements Dispatcher {
       }
       Atomics.add(ctl, CTL.DONE, 1);
     }
+    const waitStart = this.#adaptive && Atomics.load(ctl, CTL.DONE) !== chunks
+      ? performance.now()
+      : 0;
     try {
       awaitChunks(ctl, chunks, {
         spinMillis: this.#waitSpinMillis,
@@ -273,6 +306,7 @@ export class KernelPool implements Dispatcher {
       this.#broken = error as KernelPoolError;
       throw error;
     }
+    if (waitStart > 0) this.#noteWait(waitStart - start, performance.now() - waitStart);
 
     const failed = Atomics.load(ctl, CTL.FAILED);
     if (failed === -1) {
@@ -285,6 +319,36 @@ export class KernelPool implements Dispatcher {
       throw new KernelPoolError(`KernelPool: ${name} threw on worker ${failed}`);
     }
     return ownResult !== 0 ? ownResult : Atomics.load(ctl, CTL.RESULT);
+  }
+
+  /**
+   * Pauses work sharing when the wait for workers took longer than the calling thread's
+   * own share and `STALL_MIN_MILLIS`, and shortens the next pause otherwise.
+   */
+  #noteWait(ownMillis: number, waitMillis: number): void {
+    if (waitMillis > ownMillis && waitMillis > STALL_MIN_MILLIS) {
+      this.#stalls++;
+      this.#soloUntil = performance.now() + this.#pauseMillis;
+      this.#pauseMillis = Math.min(this.#pauseMillis * 2, PAUSE_MAX_MILLIS);
+    } else {
+      this.#pauseMillis = Math.max(this.#pauseMillis / 2, PAUSE_MIN_MILLIS);
+    }
+  }
+
+  /** Runs a whole job on the calling thread, reporting a trap as a pooled job does. */
+  #runSolo(
+    name: string,
+    fn: (...args: (number | bigint)[]) => unknown,
+    args: readonly (number | bigint)[],
+    nRows: number,
+  ): number {
+    try {
+      return asCode(fn(...args, 0, nRows));
+    } catch (error) {
+      throw new KernelPoolError(`KernelPool: ${name} threw on the calling thread`, {
+        cause: error,
+      });
+    }
   }
 
   /** Stops the workers. The pool cannot run jobs afterwards. */
