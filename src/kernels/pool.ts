@@ -193,6 +193,12 @@ export class KernelPool implements Dispatcher {
       }
       await Promise.all(ready);
     } catch (error) {
+      // Workers that started may already sleep in Atomics.wait, which terminate() alone
+      // does not end, so wake them with STOP as close() does.
+      const ctl = new Int32Array(kernels.memory.buffer, control, CTL.INTS);
+      Atomics.store(ctl, CTL.STOP, 1);
+      Atomics.add(ctl, CTL.SEQ, 1);
+      Atomics.notify(ctl, CTL.SEQ);
       for (const worker of workers) worker.terminate();
       throw error;
     }
