@@ -63,7 +63,7 @@ test("openai sdk completion matches llama.cpp greedy text", async () => {
   try {
     const openai = client(server);
     const completion = await openai.completions.create({
-      model: "llama",
+      model: "stories260K",
       prompt: "Once upon a time",
       max_tokens: 40,
       temperature: 0,
@@ -88,7 +88,7 @@ test("openai sdk streamed completion equals non-streamed", async () => {
   const server = await startServer();
   try {
     const openai = client(server);
-    const request = { model: "llama", prompt: "The cat", max_tokens: 50, temperature: 0 };
+    const request = { model: "stories260K", prompt: "The cat", max_tokens: 50, temperature: 0 };
     const plain = await openai.completions.create(request);
     const stream = await openai.completions.create({
       ...request,
@@ -120,7 +120,7 @@ test("openai sdk chat streamed equals non-streamed", async () => {
   try {
     const openai = client(server);
     const request = {
-      model: "llama",
+      model: "stories260K",
       messages: [
         { role: "system" as const, content: "You tell short stories." },
         { role: "user" as const, content: "Tell me about a dog." },
@@ -155,7 +155,7 @@ test("openai sdk chat logprobs from the model", async () => {
   const server = await startServer();
   try {
     const chat = await client(server).chat.completions.create({
-      model: "llama",
+      model: "stories260K",
       messages: [{ role: "user", content: "Once upon a time" }],
       max_tokens: 5,
       temperature: 0,
@@ -222,14 +222,19 @@ test("openai sdk lists the model and reports errors", async () => {
     const openai = client(server);
     const models = await openai.models.list();
     assert.deepEqual(models.data.map((m) => m.id), ["stories"]);
-    // As with llama-server, a stock model name is served by the loaded model.
-    const stock = await openai.chat.completions.create({
-      model: "gpt-4o",
-      messages: [{ role: "user", content: "hi" }],
-      max_tokens: 2,
-    });
-    assert.equal(stock.model, "stories");
-    assert.equal(stock.choices.length, 1);
+    await assert.rejects(
+      openai.chat.completions.create({
+        model: "gpt-4o",
+        messages: [{ role: "user", content: "hi" }],
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.NotFoundError);
+        assert.equal(error.status, 404);
+        assert.equal(error.code, "model_not_found");
+        assert.match(error.message, /gpt-4o/);
+        return true;
+      },
+    );
     await assert.rejects(
       openai.completions.create({ model: "stories", prompt: "x", max_tokens: -4 }),
       (error: unknown) => {
@@ -446,6 +451,12 @@ test("malformed requests over the socket get 4xx", async () => {
     const cases: [string, RequestInit & { path?: string }, number, string | null][] = [
       ["bad JSON", { method: "POST", body: "{" }, 400, null],
       ["wrong type", { method: "POST", body: '{"messages":"hi"}' }, 400, "messages"],
+      [
+        "unknown model",
+        { method: "POST", body: '{"model":"nope","messages":[{"role":"user","content":"x"}]}' },
+        404,
+        "model",
+      ],
       [
         "unknown model route",
         { method: "GET", path: "/v1/models/nope" },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeModel } from "../../tests/fake_model.ts";
 import { createHandler, defaultModelId } from "./handler.ts";
-import { type HandlerOptions, silentLogger } from "./types.ts";
+import type { HandlerOptions } from "./types.ts";
 
 const BASE = "http://flint.test";
 
@@ -293,11 +293,9 @@ Deno.test("health and models routes", async () => {
   assert.equal((await missing.json()).error.code, "model_not_found");
 });
 
-Deno.test("model id defaults to the file name; any requested model is served", async () => {
-  const debug: string[] = [];
-  const logger = { ...silentLogger, debug: (message: string) => debug.push(message) };
+Deno.test("model id defaults to the file name; other models get 404", async () => {
   const model = Object.assign(new FakeModel(), { file: { source: "/models/stories260K.gguf" } });
-  const handle = handlerFor(model, { logger });
+  const handle = handlerFor(model);
   const models = await (await handle(new Request(BASE + "/v1/models"))).json();
   assert.deepEqual(models.data.map((m: { id: string }) => m.id), ["stories260K"]);
   const response = await handle(post("/v1/chat/completions", {
@@ -305,9 +303,17 @@ Deno.test("model id defaults to the file name; any requested model is served", a
     messages: [{ role: "user", content: "hi" }],
     max_tokens: 2,
   }));
-  assert.equal(response.status, 200);
-  assert.equal((await response.json()).model, "stories260K");
-  assert.ok(debug.some((m) => m.includes("'gpt-4o'")), debug.join("\n"));
+  assert.equal(response.status, 404);
+  const error = (await response.json()).error;
+  assert.equal(error.code, "model_not_found");
+  assert.match(error.message, /gpt-4o/);
+  const served = await handle(post("/v1/chat/completions", {
+    model: "stories260K",
+    messages: [{ role: "user", content: "hi" }],
+    max_tokens: 2,
+  }));
+  assert.equal(served.status, 200);
+  assert.equal((await served.json()).model, "stories260K");
   const badType = await handle(post("/v1/completions", { model: 4, prompt: "x" }));
   assert.equal(badType.status, 400);
   assert.equal((await badType.json()).error.param, "model");
@@ -482,6 +488,13 @@ const BAD_REQUESTS: BadCase[] = [
       post("/v1/chat/completions", { ...chatBody, tools: [{ type: "function", function: {} }] }),
     status: 400,
     param: "tools",
+  },
+  {
+    name: "unknown model",
+    request: () => post("/v1/chat/completions", { ...chatBody, model: "gpt-4o" }),
+    status: 404,
+    param: "model",
+    mentions: "gpt-4o",
   },
   {
     name: "model not a string",

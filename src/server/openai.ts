@@ -4,7 +4,7 @@
  */
 import type { GenerateOptions, GenerationChunk } from "../engine/types.ts";
 import type { RouteContext } from "./context.ts";
-import { invalidField } from "./errors.ts";
+import { ApiError, invalidField } from "./errors.ts";
 import {
   alternatives,
   collect,
@@ -14,7 +14,6 @@ import {
   usageJson,
 } from "./generation.ts";
 import type { GenerationInput } from "./run.ts";
-import type { Logger } from "./types.ts";
 import { elapsed, SSE_DONE, sseResponse, type StreamFormat } from "./sse.ts";
 import {
   type Body,
@@ -38,14 +37,18 @@ interface OpenAiRequest {
 }
 
 /**
- * Checks the type of `model`. Like llama-server, any name is served by the one loaded
- * model, so that clients with a stock name (`gpt-4o`) work; a different name is logged at
- * debug level.
+ * Rejects a `model` other than the one served, as the OpenAI API does (404
+ * `model_not_found`); an absent `model` means the served one. The served id is the file
+ * name without `.gguf` unless an alias is set.
  */
-export function checkModel(body: Body, modelId: string, logger?: Logger): void {
+export function checkModel(body: Body, modelId: string): void {
   const model = optionalString(body, "model");
   if (model !== undefined && model !== modelId) {
-    logger?.debug(`request names model '${model}'; serving '${modelId}'`);
+    throw new ApiError(
+      404,
+      `model '${model}' not found; this server serves '${modelId}'`,
+      { param: "model", code: "model_not_found" },
+    );
   }
 }
 
@@ -70,7 +73,7 @@ function parseStreamFlags(body: Body): { stream: boolean; includeUsage: boolean 
 
 function parseChatRequest(ctx: RouteContext): OpenAiRequest {
   const { body } = ctx;
-  checkModel(body, ctx.modelId, ctx.logger);
+  checkModel(body, ctx.modelId);
   const messages = parseMessages(body);
   const options = parseSampling(body, ctx.nVocab);
   const wantLogprobs = optionalBoolean(body, "logprobs") ?? false;
@@ -97,7 +100,7 @@ function parseChatRequest(ctx: RouteContext): OpenAiRequest {
 
 function parseCompletionRequest(ctx: RouteContext): OpenAiRequest {
   const { body } = ctx;
-  checkModel(body, ctx.modelId, ctx.logger);
+  checkModel(body, ctx.modelId);
   const prompt = parsePrompt(body.prompt, ctx.nVocab);
   const options = parseSampling(body, ctx.nVocab);
   const logprobs = optionalNumber(body, "logprobs", { min: 0, max: 20, integer: true });

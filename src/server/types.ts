@@ -125,7 +125,7 @@ export interface HandlerOptions {
   model: ServerModel;
   /**
    * The id in responses and `/v1/models`; default the model's file name without `.gguf`,
-   * else `model.name`. Requests may name any model: the loaded one serves them all.
+   * else `model.name`. A request that names another model gets 404 `model_not_found`.
    */
   modelId?: string;
   /** Concurrent generations, each with its own session (KV cache). Default 1. */
