@@ -255,6 +255,40 @@ static inline void unpack_scale_min_k4(int b, const uint8_t *s, uint8_t *sc, uin
   }
 }
 
+/* The unsigned quant at position p (0..255) of a Q4_K or Q5_K super-block. */
+typedef int (*k4_code_fn)(const void *block, int p);
+
+/* Scalar reference dequantization of one Q4_K/Q5_K super-block: y = d·sc_b·q − dmin·m_b. */
+static inline void dequantize_k4_block_scalar(const void *block, ggml_fp16_t d16,
+                                              ggml_fp16_t dmin16, const uint8_t *scales,
+                                              k4_code_fn code, float *y) {
+  float d = fp16_to_f32(d16);
+  float dmin = fp16_to_f32(dmin16);
+  for (int b = 0; b < 8; b++) {
+    uint8_t sc, m;
+    unpack_scale_min_k4(b, scales, &sc, &m);
+    float dl = d * (float)sc, ml = dmin * (float)m;
+    for (int l = 0; l < 32; l++) y[32 * b + l] = dl * (float)code(block, 32 * b + l) - ml;
+  }
+}
+
+/* Scalar reference dot of one Q4_K/Q5_K super-block with a Q8_K block:
+ * dy·(d·Σ_b sc_b·Σ q·yq − dmin·Σ_b m_b·(bsum_2b + bsum_2b+1)). */
+static inline float vec_dot_k4_block_scalar(const void *block, ggml_fp16_t d, ggml_fp16_t dmin,
+                                            const uint8_t *scales, k4_code_fn code,
+                                            const block_q8_K *y) {
+  int isum = 0, msum = 0;
+  for (int b = 0; b < 8; b++) {
+    uint8_t sc, m;
+    unpack_scale_min_k4(b, scales, &sc, &m);
+    int s = 0;
+    for (int l = 0; l < 32; l++) s += code(block, 32 * b + l) * y->qs[32 * b + l];
+    isum += sc * s;
+    msum += m * (y->bsums[2 * b] + y->bsums[2 * b + 1]);
+  }
+  return y->d * (fp16_to_f32(d) * (float)isum - fp16_to_f32(dmin) * (float)msum);
+}
+
 /* Unpacks the sixteen signed Q3_K scales (-32..31). */
 static inline void unpack_scales_q3_K(const uint8_t *s, int8_t out[16]) {
   for (int k = 0; k < 16; k++) {
