@@ -70,16 +70,7 @@ static inline v128_t iq4_nl_block_sum(const block_iq4_nl *b, v128_t a0, v128_t a
   v128_t q = wasm_v128_load(b->qs);
   v128_t k0 = wasm_i8x16_swizzle(table, wasm_v128_and(q, m4));
   v128_t k1 = wasm_i8x16_swizzle(table, high_nibbles(q, m4));
-#ifdef FLINT_RELAXED
-  v128_t acc = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(k0, s0), s0), a0,
-                                                     wasm_i32x4_splat(0));
-  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(k1, s1), s1), a1, acc);
-#else
-  (void)s0;
-  (void)s1;
-  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a0, k0)),
-                        wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a1, k1)));
-#endif
+  return dot32_i8_act_signed(k0, k1, a0, a1, s0, s1);
 }
 
 void vec_dot4_iq4_nl_q8_0(int n, const void *const rows[4], int step, const void *vy, float out[4]) {

@@ -54,17 +54,7 @@ float vec_dot_q8_0_q8_0(int n, const void *vx, const void *vy) {
  */
 static inline v128_t q8_0_block_sum(const block_q8_0 *b, v128_t a0, v128_t a1, v128_t s0,
                                     v128_t s1) {
-  v128_t w0 = wasm_v128_load(b->qs), w1 = wasm_v128_load(b->qs + 16);
-#ifdef FLINT_RELAXED
-  v128_t acc = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w0, s0), s0), a0,
-                                                     wasm_i32x4_splat(0));
-  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w1, s1), s1), a1, acc);
-#else
-  (void)s0;
-  (void)s1;
-  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a0, w0)),
-                        wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a1, w1)));
-#endif
+  return dot32_i8_act_signed(wasm_v128_load(b->qs), wasm_v128_load(b->qs + 16), a0, a1, s0, s1);
 }
 
 void vec_dot4_q8_0_q8_0(int n, const void *const rows[4], int step, const void *vy, float out[4]) {

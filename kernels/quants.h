@@ -371,6 +371,26 @@ static inline v128_t dot32_i8_i8_acc(v128_t a, v128_t b, v128_t zero, v128_t acc
 #endif
 }
 
+/*
+ * Σ w·y over 32 int8 lanes (w0|w1 against y0|y1) into four int32 lanes, for a block whose
+ * activation operands were prepared once for several rows. In the relaxed build a0, a1
+ * are |y| and s0, s1 the sign masks of y, so the sign moves onto w; in the plain build
+ * a0, a1 are y itself and s0, s1 are unused.
+ */
+static inline v128_t dot32_i8_act_signed(v128_t w0, v128_t w1, v128_t a0, v128_t a1, v128_t s0,
+                                         v128_t s1) {
+#ifdef FLINT_RELAXED
+  v128_t acc = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w0, s0), s0), a0,
+                                                     wasm_i32x4_splat(0));
+  return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_i8x16_sub(wasm_v128_xor(w1, s1), s1), a1, acc);
+#else
+  (void)s0;
+  (void)s1;
+  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a0, w0)),
+                        wasm_i32x4_extadd_pairwise_i16x8(dot16_i8_i8(a1, w1)));
+#endif
+}
+
 /* Scales int16 lane sums by one int16 factor into four int32 lanes. */
 static inline v128_t scale_i16_acc(v128_t s16, v128_t factor, v128_t acc) {
   return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(s16, factor));
