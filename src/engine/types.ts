@@ -18,7 +18,7 @@
  * ```
  */
 export interface ChatMessage {
-  /** Who wrote the message. */
+  /** Author of the message. */
   role: "system" | "user" | "assistant";
   /** The message text. */
   content: string;

@@ -6,7 +6,7 @@
  * shared and the kernels run on the calling thread only.
  */
 
-/** Which build of the kernels to load. */
+/** Build of the kernels to load: address width and SIMD flavour. */
 export interface KernelBuild {
   /** `wasm64` (memory64) addresses more than 4 GiB; `wasm32` runs on every engine. */
   target: "wasm32" | "wasm64";
@@ -95,12 +95,12 @@ export class Kernels {
     return start;
   }
 
-  /** A byte view of `[ptr, ptr + length)`; make a new one after the memory grows. */
+  /** Returns a byte view of `[ptr, ptr + length)`. Take a new one after the memory grows. */
   u8(ptr: number, length: number): Uint8Array {
     return new Uint8Array(this.memory.buffer, ptr, length);
   }
 
-  /** A float32 view of `n` values at `ptr` (4-byte aligned). */
+  /** Returns a float32 view of `n` values at `ptr`, which must be 4-byte aligned. */
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);
   }
