@@ -3,8 +3,10 @@
  * GGUF, evaluates single tokens through `LlamaForward.eval` and times every dispatcher
  * call. The timing wraps the model's pool, so the kernels and their results are unchanged.
  *
- *   deno run -A bench/decode_profile.ts <model.gguf> [--threads 2] [--tokens 16]
+ *   deno run -A bench/decode_profile.ts <model.gguf> [--threads 2] [--tokens 16] [--batch 1]
  *
+ * With `--batch N` (N > 1) it times `--tokens` prompt batches of N tokens each instead,
+ * still reported per token.
  * Prints one line per kernel and row count (matvecs also by weight type `t` and
  * columns `c`): ms per token, µs per call, calls per token; then the total ms per token
  * and the part outside dispatched kernels (activation quantization and JS).
@@ -20,7 +22,8 @@ function arg(name: string, fallback: number): number {
 if (import.meta.main) {
   const path = Deno.args[0];
   const threads = arg("threads", 2);
-  const tokens = arg("tokens", 16);
+  const batch = arg("batch", 1);
+  const tokens = batch > 1 ? arg("tokens", 2) * batch : arg("tokens", 16);
   const nCtx = tokens + 8;
   const model = await loadModel(path, { threads, nCtx });
   const cache = allocKvCache(model.kernels, model.hparams, nCtx, "f16");
@@ -48,7 +51,10 @@ if (import.meta.main) {
   forward.eval(cache, [1], 0, "last"); // warm-up
   timing = true;
   const t0 = performance.now();
-  for (let i = 1; i <= tokens; i++) forward.eval(cache, [100 + i], i, "last");
+  for (let i = 1; i <= tokens; i += batch) {
+    const ids = Array.from({ length: batch }, (_, j) => 100 + ((i + j) % 1000));
+    forward.eval(cache, ids, i, "last");
+  }
   const perToken = (performance.now() - t0) / tokens;
   timing = false;
 

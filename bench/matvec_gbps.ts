@@ -8,8 +8,10 @@
  *
  * --tokens=N also times flint_matmul on a batch of N tokens and prints the weight bytes
  * per second per token it reaches (the matvec figure is the one-token baseline).
- * --threads=N adds the matvec on a KernelPool of N threads (rows split in groups of 4).
- * --interleave repacks the types that support it with repackRows4 first.
+ * --threads=N adds the matvec (and with --tokens the matmul) on a KernelPool of N threads
+ * (rows split in groups of 4).
+ * --interleave repacks the types that support it with repackRows4 first; --segments
+ * with repackSegments.
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
@@ -22,11 +24,14 @@ import {
   activationRowBytes,
   INTERLEAVED_4,
   isInterleaveSupported,
+  isSegmentSupported,
   matmul,
   matvec,
   matvecScalar,
   quantizeRow,
   repackRows4,
+  repackSegments,
+  SEGMENTED,
 } from "../src/kernels/quant.ts";
 import { testdataPath } from "../tests/testdata.ts";
 
@@ -59,6 +64,7 @@ const { values } = parseArgs({
     tokens: { type: "string", default: "0" },
     threads: { type: "string", default: "1" },
     interleave: { type: "boolean", default: false },
+    segments: { type: "boolean", default: false },
   },
 });
 
@@ -150,6 +156,9 @@ for (const name of values.types.split(",")) {
     if (values.interleave && isInterleaveSupported(k, type)) {
       repackRows4(k, type, w, stride, rows, y);
       layout = type | INTERLEAVED_4;
+    } else if (values.segments && isSegmentSupported(k, type) && rows % 16 === 0) {
+      repackSegments(k, type, w, stride, cols, rows, yBatch);
+      layout = type | SEGMENTED;
     }
     const simd = time(() => matvec(k, layout, w, stride, xq, y, cols, 0, rows));
     let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
@@ -167,6 +176,21 @@ for (const name of values.types.split(",")) {
         matmul(k, layout, w, stride, xq, xqBytes, yBatch, cols, nTokens, rows, 0, rows)
       );
       line += `  matmul(${nTokens}) ${(total * nTokens / mm / 1e9).toFixed(2)} GB/s per token`;
+      if (pool) {
+        const args = [
+          layout,
+          k.ptr(w),
+          k.ptr(stride),
+          k.ptr(xq),
+          k.ptr(xqBytes),
+          k.ptr(yBatch),
+          cols,
+          nTokens,
+          k.ptr(rows),
+        ];
+        const pooled = time(() => pool.run("flint_matmul", args, rows, 4));
+        line += `, ${threads} threads ${(total * nTokens / pooled / 1e9).toFixed(2)}`;
+      }
     }
     if (!values["no-scalar"]) {
       // The scalar reference reads row-major rows, so it runs on the unrepacked layout

@@ -18,6 +18,31 @@ volatile int32_t flint_opaque_zero = 0;
  */
 #define FLINT_INTERLEAVED4 256
 
+/*
+ * Flag added to a weight type id for a matrix rewritten by flint_repack_segments: rows go
+ * in groups of SEGMENT_ROWS, and within a group the first SEGMENT_BLOCKS blocks of every
+ * row come first (row after row), then the next SEGMENT_BLOCKS of every row, and so on.
+ *
+ * Why: a Q8_K activation row of 8192 values (9 KiB) stays in L1 while the weights stream
+ * past it, but an n_ff-wide one (14336 values, 16 KiB) does not, and the one-row kernels
+ * then lose a fifth of their speed. With this layout a group runs segment by segment,
+ * each against an activation slice that stays in L1, while the weights are still read as
+ * one sequential stream (reading the segments of a row-major matrix out of order was
+ * measured at half the speed).
+ */
+#define FLINT_SEGMENTED 512
+#define SEGMENT_BLOCKS 32
+#define SEGMENT_ROWS 16
+
+/* Byte offset of row j's segment that starts at block b0, within its row group. */
+static size_t segment_offset(size_t type_size, int n_blocks, int b0, int j) {
+  int nb = n_blocks - b0 < SEGMENT_BLOCKS ? n_blocks - b0 : SEGMENT_BLOCKS;
+  return ((size_t)SEGMENT_ROWS * b0 + (size_t)j * nb) * type_size;
+}
+
+/* Matrix layouts a weight type id can name. */
+enum { LAYOUT_ROWS, LAYOUT_INTERLEAVED4, LAYOUT_SEGMENTED };
+
 #define FLINT_OK 0
 #define FLINT_E_TYPE (-1) /* weight type without kernels */
 #define FLINT_E_SIZE (-2) /* n not a multiple of the block size, or a bad row range */
@@ -57,6 +82,10 @@ typedef struct {
   dot4_fn dot4; /* four rows at once, or 0 */
   dot_x4_fn dot_x4; /* one row against four tokens, or 0 */
   dot_x8_fn dot_x8; /* one row against eight tokens, or 0 (needs dot_x4) */
+  dot_part_fn dot_part; /* a row in segments of blocks, or 0 */
+  dot_finish_fn dot_finish;
+  dot_part_x4_fn dot_part_x4; /* dot_part against four and eight tokens (with dot_part) */
+  dot_part_x8_fn dot_part_x8;
 } qtype;
 
 static void copy_row_f32(const float *x, void *vy, int n) {
@@ -68,27 +97,29 @@ static void copy_row_f32(const float *x, void *vy, int n) {
 static const qtype *qtype_get(int type) {
 #define QTYPE(name, block, size, act_block, act_size, quant, dq, dot)                          \
   static const qtype name = {block, size, act_block, act_size, quant, dequantize_row_##dq,     \
-                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar, 0, 0, 0}
+                             dequantize_row_##dq##_scalar, vec_dot_##dot, vec_dot_##dot##_scalar, 0, 0, 0, 0, 0, 0, 0}
 #define QTYPEX4(name, block, size, act_block, act_size, quant, dq, dot)                        \
   static const qtype name = {block,                 size,                                     \
                              act_block,             act_size,                                 \
                              quant,                 dequantize_row_##dq,                      \
                              dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
-                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, 0}
+                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, 0, 0, 0, 0, 0}
 #define QTYPEX8(name, block, size, act_block, act_size, quant, dq, dot)                        \
   static const qtype name = {block,                 size,                                     \
                              act_block,             act_size,                                 \
                              quant,                 dequantize_row_##dq,                      \
                              dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
-                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, vec_dot_##dot##_x8}
+                             vec_dot_##dot##_scalar, 0, vec_dot_##dot##_x4, vec_dot_##dot##_x8, \
+                             vec_dot_part_##dot, vec_dot_finish_##dot,                        \
+                             vec_dot_part_##dot##_x4, vec_dot_part_##dot##_x8}
 #define QTYPE4(name, block, size, act_block, act_size, quant, dq, dot)                         \
   static const qtype name = {block,                 size,                                     \
                              act_block,             act_size,                                 \
                              quant,                 dequantize_row_##dq,                      \
                              dequantize_row_##dq##_scalar, vec_dot_##dot,                     \
-                             vec_dot_##dot##_scalar, vec_dot4_##dot, 0, 0}
+                             vec_dot_##dot##_scalar, vec_dot4_##dot, 0, 0, 0, 0, 0, 0}
   static const qtype f32 = {1, 4, 1, 4, copy_row_f32, dequantize_row_f32,
-                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar, 0, 0, 0};
+                            dequantize_row_f32, vec_dot_f32_f32, vec_dot_f32_f32_scalar, 0, 0, 0, 0, 0, 0, 0};
   QTYPE(f16, 1, 2, 1, 2, convert_row_f16, f16, f16_f16);
   QTYPE(bf16, 1, 2, 1, 2, convert_row_bf16, bf16, bf16_bf16);
   QTYPE4(q4_0, 32, 18, 32, 34, quantize_row_q8_0, q4_0, q4_0_q8_0);
@@ -127,11 +158,15 @@ static const qtype *qtype_get(int type) {
   }
 }
 
-/* Looks up a type id that may carry FLINT_INTERLEAVED4; only four-row types take it. */
-static const qtype *qtype_get_layout(int type, int *interleaved) {
-  *interleaved = (type & FLINT_INTERLEAVED4) != 0;
-  const qtype *t = qtype_get(type & ~FLINT_INTERLEAVED4);
-  if (t && *interleaved && !t->dot4) return 0;
+/* Looks up a type id that may carry a layout flag; only types with its kernels take it. */
+static const qtype *qtype_get_layout(int type, int *layout) {
+  *layout = type & FLINT_INTERLEAVED4 ? LAYOUT_INTERLEAVED4
+            : type & FLINT_SEGMENTED  ? LAYOUT_SEGMENTED
+                                      : LAYOUT_ROWS;
+  const qtype *t = qtype_get(type & ~(FLINT_INTERLEAVED4 | FLINT_SEGMENTED));
+  if (t && *layout == LAYOUT_INTERLEAVED4 && !t->dot4) return 0;
+  if (t && *layout == LAYOUT_SEGMENTED && !t->dot_part) return 0;
+  if ((type & FLINT_INTERLEAVED4) && (type & FLINT_SEGMENTED)) return 0;
   return t;
 }
 
@@ -187,15 +222,25 @@ int flint_dequantize_rows_scalar(int type, const void *w, float *out, int n) {
 FLINT_EXPORT(flint_get_rows)
 int flint_get_rows(int type, const void *w, size_t row_stride_bytes, const int32_t *ids,
                    float *out, size_t out_stride_floats, int n_cols, int row_begin, int row_end) {
-  int interleaved;
-  const qtype *t = qtype_get_layout(type, &interleaved);
+  int layout;
+  const qtype *t = qtype_get_layout(type, &layout);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
   for (int i = row_begin; i < row_end; i++) {
     if (ids[i] < 0) return FLINT_E_SIZE;
     float *dst = out + (size_t)i * out_stride_floats;
-    if (!interleaved) {
+    if (layout == LAYOUT_ROWS) {
       t->dequant((const uint8_t *)w + (size_t)ids[i] * row_stride_bytes, dst, n_cols);
+      continue;
+    }
+    if (layout == LAYOUT_SEGMENTED) {
+      int n_blocks = n_cols / t->block;
+      const uint8_t *group = (const uint8_t *)w + (size_t)(ids[i] / SEGMENT_ROWS) * SEGMENT_ROWS * row_stride_bytes;
+      for (int b0 = 0; b0 < n_blocks; b0 += SEGMENT_BLOCKS) {
+        int nb = n_blocks - b0 < SEGMENT_BLOCKS ? n_blocks - b0 : SEGMENT_BLOCKS;
+        t->dequant(group + segment_offset(t->type_size, n_blocks, b0, ids[i] % SEGMENT_ROWS),
+                   dst + (size_t)b0 * t->block, nb * t->block);
+      }
       continue;
     }
     const uint8_t *group = (const uint8_t *)w + (size_t)(ids[i] / 4) * 4 * row_stride_bytes;
@@ -234,16 +279,44 @@ int flint_vec_dot_scalar(int type, int n, const void *w, const void *xq, float *
   return FLINT_OK;
 }
 
+static void matvec_rows_segmented(const qtype *t, const uint8_t *base, size_t row_stride_bytes,
+                                  const void *xq, float *y, int n_blocks, int row_begin,
+                                  int row_end) {
+  v128_t state[SEGMENT_ROWS][2];
+  size_t ts = (size_t)t->type_size;
+  for (int g = row_begin / SEGMENT_ROWS; g * SEGMENT_ROWS < row_end; g++) {
+    const uint8_t *group = base + (size_t)g * SEGMENT_ROWS * row_stride_bytes;
+    for (int j = 0; j < SEGMENT_ROWS; j++) state[j][0] = state[j][1] = wasm_f32x4_splat(0.0f);
+    for (int b0 = 0; b0 < n_blocks; b0 += SEGMENT_BLOCKS) {
+      int nb = n_blocks - b0 < SEGMENT_BLOCKS ? n_blocks - b0 : SEGMENT_BLOCKS;
+      const uint8_t *seg = group + segment_offset(ts, n_blocks, b0, 0);
+      const uint8_t *ys = (const uint8_t *)xq + (size_t)b0 * t->act_type_size;
+      for (int j = 0; j < SEGMENT_ROWS; j++) {
+        t->dot_part(nb, seg + (size_t)j * nb * ts, ys, state[j]);
+      }
+    }
+    for (int j = 0; j < SEGMENT_ROWS; j++) {
+      int r = g * SEGMENT_ROWS + j;
+      if (r >= row_begin && r < row_end) y[r] = t->dot_finish(state[j]);
+    }
+  }
+}
+
 /*
  * Rows go through the four-row kernel where the type has one, padding the last group by
  * repeating its final row. Every row then runs the same lane code, whatever the split.
  * Interleaved matrices always go by whole groups and keep only the rows in range.
  */
-static void matvec_rows(const qtype *t, int scalar, int interleaved, const void *w,
+static void matvec_rows(const qtype *t, int scalar, int layout, const void *w,
                         size_t row_stride_bytes, const void *xq, float *y, int n_cols,
                         int row_begin, int row_end) {
   const uint8_t *base = (const uint8_t *)w;
-  if (interleaved) {
+  if (layout == LAYOUT_SEGMENTED) {
+    matvec_rows_segmented(t, base, row_stride_bytes, xq, y, n_cols / t->block, row_begin,
+                          row_end);
+    return;
+  }
+  if (layout == LAYOUT_INTERLEAVED4) {
     for (int g = row_begin / 4; 4 * g < row_end; g++) {
       const uint8_t *group = base + (size_t)4 * g * row_stride_bytes;
       const void *rows[4] = {group, group + t->type_size, group + 2 * t->type_size,
@@ -279,11 +352,11 @@ static void matvec_rows(const qtype *t, int scalar, int interleaved, const void 
 FLINT_EXPORT(flint_matvec)
 int flint_matvec(int type, const void *w, size_t row_stride_bytes, const void *xq, float *y,
                  int n_cols, int row_begin, int row_end) {
-  int interleaved;
-  const qtype *t = qtype_get_layout(type, &interleaved);
+  int layout;
+  const qtype *t = qtype_get_layout(type, &layout);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
-  matvec_rows(t, 0, interleaved, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
+  matvec_rows(t, 0, layout, w, row_stride_bytes, xq, y, n_cols, row_begin, row_end);
   return FLINT_OK;
 }
 
@@ -309,6 +382,51 @@ int flint_matvec_scalar(int type, const void *w, size_t row_stride_bytes, const 
 #define MATMUL_ACT_TILE_BYTES (512 * 1024)
 
 /*
+ * flint_matmul on the FLINT_SEGMENTED layout: for each row group and each eight tokens
+ * (four for the rest, repeating the last token), every segment of every row of the
+ * group against those tokens' activation slices, with the sums carried between segments.
+ * A group's weights (16 rows) stay in L2 across its token groups.
+ */
+static void matmul_segmented(const qtype *t, const uint8_t *w, size_t row_stride_bytes,
+                             const void *xq, size_t xq_stride_bytes, float *y, int n_cols,
+                             int n_tokens, size_t y_stride_floats, int row_begin, int row_end) {
+  v128_t state[SEGMENT_ROWS][8][2];
+  size_t ts = (size_t)t->type_size;
+  int n_blocks = n_cols / t->block;
+  for (int g = row_begin / SEGMENT_ROWS; g * SEGMENT_ROWS < row_end; g++) {
+    const uint8_t *group = w + (size_t)g * SEGMENT_ROWS * row_stride_bytes;
+    for (int t0 = 0; t0 < n_tokens;) {
+      int nt = n_tokens - t0 >= 8 ? 8 : 4;
+      int count = n_tokens - t0 < nt ? n_tokens - t0 : nt;
+      const uint8_t *ys[8];
+      for (int j = 0; j < nt; j++) {
+        ys[j] = (const uint8_t *)xq + (size_t)(t0 + (j < count ? j : count - 1)) * xq_stride_bytes;
+      }
+      for (int j = 0; j < SEGMENT_ROWS; j++) {
+        for (int k = 0; k < nt; k++) state[j][k][0] = state[j][k][1] = wasm_f32x4_splat(0.0f);
+      }
+      for (int b0 = 0; b0 < n_blocks; b0 += SEGMENT_BLOCKS) {
+        int nb = n_blocks - b0 < SEGMENT_BLOCKS ? n_blocks - b0 : SEGMENT_BLOCKS;
+        const uint8_t *seg = group + segment_offset(ts, n_blocks, b0, 0);
+        const void *yseg[8];
+        for (int k = 0; k < nt; k++) yseg[k] = ys[k] + (size_t)b0 * t->act_type_size;
+        for (int j = 0; j < SEGMENT_ROWS; j++) {
+          const uint8_t *x = seg + (size_t)j * nb * ts;
+          if (nt == 8) t->dot_part_x8(nb, x, yseg, state[j]);
+          else t->dot_part_x4(nb, x, yseg, state[j]);
+        }
+      }
+      for (int j = 0; j < SEGMENT_ROWS; j++) {
+        int r = g * SEGMENT_ROWS + j;
+        if (r < row_begin || r >= row_end) continue;
+        for (int k = 0; k < count; k++) y[(size_t)(t0 + k) * y_stride_floats + r] = t->dot_finish(state[j][k]);
+      }
+      t0 += count;
+    }
+  }
+}
+
+/*
  * Prompt batch: y[token·y_stride_floats + r] = row r of w · activation row `token`
  * (xq + token·xq_stride_bytes), for rows [row_begin, row_end) and all n_tokens.
  */
@@ -316,12 +434,12 @@ FLINT_EXPORT(flint_matmul)
 int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *xq,
                  size_t xq_stride_bytes, float *y, int n_cols, int n_tokens,
                  size_t y_stride_floats, int row_begin, int row_end) {
-  int interleaved;
-  const qtype *t = qtype_get_layout(type, &interleaved);
+  int layout;
+  const qtype *t = qtype_get_layout(type, &layout);
   int err = check_rows(t, n_cols, row_begin, row_end);
   if (err) return err;
   if (n_tokens < 0) return FLINT_E_SIZE;
-  if (t->dot_x4 && !interleaved) {
+  if (t->dot_x4 && layout == LAYOUT_ROWS) {
     /* Row-major: one weight row stays in L1 while it meets every token, eight (where the
      * type has dot_x8) or four at a time; the last group of four repeats its final token
      * and drops the extra results. Each token's result is the same in any group. */
@@ -355,11 +473,16 @@ int flint_matmul(int type, const void *w, size_t row_stride_bytes, const void *x
     }
     return FLINT_OK;
   }
+  if (layout == LAYOUT_SEGMENTED) {
+    matmul_segmented(t, (const uint8_t *)w, row_stride_bytes, xq, xq_stride_bytes, y, n_cols,
+                     n_tokens, y_stride_floats, row_begin, row_end);
+    return FLINT_OK;
+  }
   for (int r0 = row_begin; r0 < row_end; r0 += MATMUL_TILE_ROWS) {
     int r1 = r0 + MATMUL_TILE_ROWS < row_end ? r0 + MATMUL_TILE_ROWS : row_end;
     for (int tok = 0; tok < n_tokens; tok++) {
       const void *x = (const uint8_t *)xq + (size_t)tok * xq_stride_bytes;
-      matvec_rows(t, 0, interleaved, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats,
+      matvec_rows(t, 0, layout, w, row_stride_bytes, x, y + (size_t)tok * y_stride_floats,
                   n_cols, r0, r1);
     }
   }
@@ -394,6 +517,46 @@ int flint_repack_rows4(int type, void *w, size_t row_stride_bytes, int n_rows, v
       for (size_t j = 0; j < 4; j++) {
         __builtin_memcpy(group + (4 * b + j) * ts, (const uint8_t *)tmp + j * row_stride_bytes + b * ts,
                          ts);
+      }
+    }
+  }
+  return FLINT_OK;
+}
+
+/* 1 when flint_repack_segments and FLINT_SEGMENTED apply to weight type `type`, else 0. */
+FLINT_EXPORT(flint_segments_supported) int flint_segments_supported(int type) {
+  const qtype *t = qtype_get(type);
+  return t && t->dot_part ? 1 : 0;
+}
+
+/*
+ * Rewrites n_rows row-major rows of n_cols weights at w in place into the FLINT_SEGMENTED
+ * layout. n_rows must be a multiple of SEGMENT_ROWS (16) and row_stride_bytes exactly
+ * one row; tmp must hold SEGMENT_ROWS·row_stride_bytes bytes. Afterwards pass type |
+ * FLINT_SEGMENTED with the same row_stride_bytes to flint_matvec, flint_matmul and
+ * flint_get_rows.
+ */
+FLINT_EXPORT(flint_repack_segments)
+int flint_repack_segments(int type, void *w, size_t row_stride_bytes, int n_cols, int n_rows,
+                          void *tmp) {
+  const qtype *t = qtype_get(type);
+  if (!t || !t->dot_part) return FLINT_E_TYPE;
+  int err = check_rows(t, n_cols, 0, 0);
+  if (err) return err;
+  size_t ts = (size_t)t->type_size;
+  int n_blocks = n_cols / t->block;
+  if (n_rows < 0 || n_rows % SEGMENT_ROWS != 0 || row_stride_bytes != (size_t)n_blocks * ts) {
+    return FLINT_E_SIZE;
+  }
+  for (int g = 0; g < n_rows / SEGMENT_ROWS; g++) {
+    uint8_t *group = (uint8_t *)w + (size_t)g * SEGMENT_ROWS * row_stride_bytes;
+    __builtin_memcpy(tmp, group, SEGMENT_ROWS * row_stride_bytes);
+    for (int b0 = 0; b0 < n_blocks; b0 += SEGMENT_BLOCKS) {
+      int nb = n_blocks - b0 < SEGMENT_BLOCKS ? n_blocks - b0 : SEGMENT_BLOCKS;
+      for (int j = 0; j < SEGMENT_ROWS; j++) {
+        __builtin_memcpy(group + segment_offset(ts, n_blocks, b0, j),
+                         (const uint8_t *)tmp + (size_t)j * row_stride_bytes + (size_t)b0 * ts,
+                         (size_t)nb * ts);
       }
     }
   }

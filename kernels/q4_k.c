@@ -63,13 +63,13 @@ static inline v128_t q4k_min_sums(const block_q8_K *y, v128_t dup_lo, v128_t dup
  * Per sub-block b the int16 lanes hold partial sums of q·yq (at most 4·15·127), which one
  * i32x4.dot_i16x8 scales by sc_b. The mins use the activation block sums.
  */
-float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
-  const block_q4_K *x = vx;
-  const block_q8_K *y = vy;
+static inline __attribute__((always_inline)) void q4_K_dot_blocks(int nb, const block_q4_K *x,
+                                                                 const block_q8_K *y,
+                                                                 v128_t state[2]) {
   const v128_t m4 = wasm_i8x16_splat(15);
-  v128_t accf = wasm_f32x4_splat(0.0f);
-  v128_t accm = wasm_f32x4_splat(0.0f);
-  for (int i = 0; i < n / QK_K; i++) {
+  v128_t accf = state[0];
+  v128_t accm = state[1];
+  for (int i = 0; i < nb; i++) {
     v128_t head = wasm_v128_load(&x[i]);
     v128_t packed = unpack_scales_mins_k4_v(head);
     v128_t sc = wasm_u16x8_extend_low_u8x16(packed);
@@ -100,7 +100,24 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
     accm = madd_f32x4(wasm_f32x4_convert_i32x4(msum),
                       wasm_f32x4_splat(dy * fp16_to_f32(wasm_u16x8_extract_lane(head, 1))), accm);
   }
-  return hsum_f32x4(accf) - hsum_f32x4(accm);
+  state[0] = accf;
+  state[1] = accm;
+}
+
+float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
+  v128_t state[2] = {wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)};
+  q4_K_dot_blocks(n / QK_K, vx, vy, state);
+  return hsum_f32x4(state[0]) - hsum_f32x4(state[1]);
+}
+
+/* nb blocks of a row from x and y on, continuing the sums in `state` (zeroed first). */
+void vec_dot_part_q4_K_q8_K(int nb, const void *vx, const void *vy, v128_t state[2]) {
+  q4_K_dot_blocks(nb, vx, vy, state);
+}
+
+/* The dot product the sums in `state` stand for once every block is in. */
+float vec_dot_finish_q4_K_q8_K(const v128_t state[2]) {
+  return hsum_f32x4(state[0]) - hsum_f32x4(state[1]);
 }
 
 /*
@@ -108,14 +125,18 @@ float vec_dot_q4_K_q8_K(int n, const void *vx, const void *vy) {
  * codes and scales are decoded once and used nt times. Per token it runs the float steps
  * of vec_dot_q4_K_q8_K in the same order, so results match it bit for bit.
  */
-static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void *vx,
-                                                              const void *const *ys,
-                                                              float *out, const int nt) {
+static inline __attribute__((always_inline)) void q4_K_dot_xn_blocks(int nb, const void *vx,
+                                                                     const void *const *ys,
+                                                                     v128_t (*state)[2],
+                                                                     const int nt) {
   const block_q4_K *x = vx;
   const v128_t m4 = wasm_i8x16_splat(15);
   v128_t accf[8], accm[8];
-  for (int t = 0; t < nt; t++) accf[t] = accm[t] = wasm_f32x4_splat(0.0f);
-  for (int i = 0; i < n / QK_K; i++) {
+  for (int t = 0; t < nt; t++) {
+    accf[t] = state[t][0];
+    accm[t] = state[t][1];
+  }
+  for (int i = 0; i < nb; i++) {
     const block_q8_K *yt[8];
     for (int t = 0; t < nt; t++) yt[t] = (const block_q8_K *)ys[t] + i;
     v128_t head = wasm_v128_load(&x[i]);
@@ -155,7 +176,19 @@ static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void 
       accm[t] = madd_f32x4(wasm_f32x4_convert_i32x4(msum), wasm_f32x4_splat(dy * dmin), accm[t]);
     }
   }
-  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(accf[t]) - hsum_f32x4(accm[t]);
+  for (int t = 0; t < nt; t++) {
+    state[t][0] = accf[t];
+    state[t][1] = accm[t];
+  }
+}
+
+static inline __attribute__((always_inline)) void q4_K_dot_xn(int n, const void *vx,
+                                                              const void *const *ys,
+                                                              float *out, const int nt) {
+  v128_t state[8][2];
+  for (int t = 0; t < nt; t++) state[t][0] = state[t][1] = wasm_f32x4_splat(0.0f);
+  q4_K_dot_xn_blocks(n / QK_K, vx, ys, state, nt);
+  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(state[t][0]) - hsum_f32x4(state[t][1]);
 }
 
 void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
@@ -164,4 +197,14 @@ void vec_dot_q4_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
 
 void vec_dot_q4_K_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) {
   q4_K_dot_xn(n, vx, ys, out, 8);
+}
+
+void vec_dot_part_q4_K_q8_K_x4(int nb, const void *vx, const void *const ys[4],
+                               v128_t state[4][2]) {
+  q4_K_dot_xn_blocks(nb, vx, ys, state, 4);
+}
+
+void vec_dot_part_q4_K_q8_K_x8(int nb, const void *vx, const void *const ys[8],
+                               v128_t state[8][2]) {
+  q4_K_dot_xn_blocks(nb, vx, ys, state, 8);
 }

@@ -64,12 +64,12 @@ void dequantize_row_q6_K(const void *vx, float *y, int n) {
  * Codes are taken unsigned (0..63) so the relaxed dot applies; the −32 offset comes back
  * as 32·Σ_k scale_k·bsum_k over the sixteen 16-weight groups.
  */
-float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
-  const block_q6_K *x = vx;
-  const block_q8_K *y = vy;
+static inline __attribute__((always_inline)) void q6_K_dot_blocks(int nb, const block_q6_K *x,
+                                                                 const block_q8_K *y,
+                                                                 v128_t state[2]) {
   const v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48);
-  v128_t accf = wasm_f32x4_splat(0.0f);
-  for (int i = 0; i < n / QK_K; i++) {
+  v128_t accf = state[0];
+  for (int i = 0; i < nb; i++) {
     v128_t sc8 = wasm_v128_load(x[i].scales);
     v128_t sc_lo = wasm_i16x8_extend_low_i8x16(sc8), sc_hi = wasm_i16x8_extend_high_i8x16(sc8);
     v128_t offset = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y[i].bsums), sc_lo),
@@ -113,22 +113,37 @@ float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
     accf = madd_f32x4(wasm_f32x4_convert_i32x4(acc),
                       wasm_f32x4_splat(y[i].d * fp16_to_f32(x[i].d)), accf);
   }
-  return hsum_f32x4(accf);
+  state[0] = accf;
 }
+
+float vec_dot_q6_K_q8_K(int n, const void *vx, const void *vy) {
+  v128_t state[2] = {wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)};
+  q6_K_dot_blocks(n / QK_K, vx, vy, state);
+  return hsum_f32x4(state[0]);
+}
+
+/* nb blocks of a row from x and y on, continuing the sums in `state` (zeroed first). */
+void vec_dot_part_q6_K_q8_K(int nb, const void *vx, const void *vy, v128_t state[2]) {
+  q6_K_dot_blocks(nb, vx, vy, state);
+}
+
+/* The dot product the sums in `state` stand for once every block is in. */
+float vec_dot_finish_q6_K_q8_K(const v128_t state[2]) { return hsum_f32x4(state[0]); }
 
 /*
  * One weight row against nt activation rows (nt a compile-time 4 or 8): codes are built
  * once per block and used nt times. Per token the float steps equal vec_dot_q6_K_q8_K's,
  * so results match it.
  */
-static inline __attribute__((always_inline)) void q6_K_dot_xn(int n, const void *vx,
-                                                              const void *const *ys,
-                                                              float *out, const int nt) {
+static inline __attribute__((always_inline)) void q6_K_dot_xn_blocks(int nb, const void *vx,
+                                                                     const void *const *ys,
+                                                                     v128_t (*state)[2],
+                                                                     const int nt) {
   const block_q6_K *x = vx;
   const v128_t m4 = wasm_i8x16_splat(15), m48 = wasm_i8x16_splat(48);
   v128_t accf[8];
-  for (int t = 0; t < nt; t++) accf[t] = wasm_f32x4_splat(0.0f);
-  for (int i = 0; i < n / QK_K; i++) {
+  for (int t = 0; t < nt; t++) accf[t] = state[t][0];
+  for (int i = 0; i < nb; i++) {
     const block_q8_K *yt[8];
     for (int t = 0; t < nt; t++) yt[t] = (const block_q8_K *)ys[t] + i;
     v128_t sc8 = wasm_v128_load(x[i].scales);
@@ -167,7 +182,16 @@ static inline __attribute__((always_inline)) void q6_K_dot_xn(int n, const void 
       accf[t] = madd_f32x4(wasm_f32x4_convert_i32x4(a), wasm_f32x4_splat(yt[t]->d * d), accf[t]);
     }
   }
-  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(accf[t]);
+  for (int t = 0; t < nt; t++) state[t][0] = accf[t];
+}
+
+static inline __attribute__((always_inline)) void q6_K_dot_xn(int n, const void *vx,
+                                                              const void *const *ys,
+                                                              float *out, const int nt) {
+  v128_t state[8][2];
+  for (int t = 0; t < nt; t++) state[t][0] = state[t][1] = wasm_f32x4_splat(0.0f);
+  q6_K_dot_xn_blocks(n / QK_K, vx, ys, state, nt);
+  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(state[t][0]);
 }
 
 void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
@@ -176,4 +200,14 @@ void vec_dot_q6_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float 
 
 void vec_dot_q6_K_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) {
   q6_K_dot_xn(n, vx, ys, out, 8);
+}
+
+void vec_dot_part_q6_K_q8_K_x4(int nb, const void *vx, const void *const ys[4],
+                               v128_t state[4][2]) {
+  q6_K_dot_xn_blocks(nb, vx, ys, state, 4);
+}
+
+void vec_dot_part_q6_K_q8_K_x8(int nb, const void *vx, const void *const ys[8],
+                               v128_t state[8][2]) {
+  q6_K_dot_xn_blocks(nb, vx, ys, state, 8);
 }

@@ -604,6 +604,25 @@ void vec_dot_q2_K_q8_K_x4(int n, const void *x, const void *const ys[4], float o
 /* As dot_x4_fn for eight activation rows. */
 typedef void (*dot_x8_fn)(int n, const void *x, const void *const ys[8], float out[8]);
 void vec_dot_q4_K_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+/*
+ * A row's dot product in segments of blocks: part runs nb blocks from x (weights) and y
+ * (activations) on and carries two float vectors of sums in state (zeroed before the
+ * first segment); finish turns them into the result. Any split gives the bits of the
+ * whole-row vec_dot.
+ */
+typedef void (*dot_part_fn)(int nb, const void *x, const void *y, v128_t state[2]);
+typedef float (*dot_finish_fn)(const v128_t state[2]);
+void vec_dot_part_q4_K_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
+void vec_dot_part_q6_K_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
+float vec_dot_finish_q4_K_q8_K(const v128_t state[2]);
+float vec_dot_finish_q6_K_q8_K(const v128_t state[2]);
+/* dot_part for one weight row against four or eight tokens, each with its own state. */
+typedef void (*dot_part_x4_fn)(int nb, const void *x, const void *const ys[4], v128_t state[4][2]);
+typedef void (*dot_part_x8_fn)(int nb, const void *x, const void *const ys[8], v128_t state[8][2]);
+void vec_dot_part_q4_K_q8_K_x4(int nb, const void *x, const void *const ys[4], v128_t state[4][2]);
+void vec_dot_part_q4_K_q8_K_x8(int nb, const void *x, const void *const ys[8], v128_t state[8][2]);
+void vec_dot_part_q6_K_q8_K_x4(int nb, const void *x, const void *const ys[4], v128_t state[4][2]);
+void vec_dot_part_q6_K_q8_K_x8(int nb, const void *x, const void *const ys[8], v128_t state[8][2]);
 void vec_dot_q6_K_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
 
 /* Activation quantizers (kernels/quantize.c); n is a multiple of the block size. */

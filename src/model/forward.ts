@@ -280,7 +280,7 @@ export class LlamaForward {
     if (n === 1) {
       this.dispatcher.run(
         "flint_matvec",
-        [wt.type, k.ptr(wt.ptr), k.ptr(wt.rowBytes), k.ptr(s.xq), k.ptr(y), wt.ne0],
+        [wt.kernelType, k.ptr(wt.ptr), k.ptr(wt.rowBytes), k.ptr(s.xq), k.ptr(y), wt.ne0],
         wt.ne1,
         MATVEC_GRAIN,
       );
@@ -288,7 +288,7 @@ export class LlamaForward {
       this.dispatcher.run(
         "flint_matmul",
         [
-          wt.type,
+          wt.kernelType,
           k.ptr(wt.ptr),
           k.ptr(wt.rowBytes),
           k.ptr(s.xq),

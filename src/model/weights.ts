@@ -11,7 +11,13 @@ import {
   readTensorInto,
 } from "../gguf/mod.ts";
 import { GgmlType as T } from "../gguf/mod.ts";
-import { isSupportedWeightType } from "../kernels/quant.ts";
+import {
+  isSegmentSupported,
+  isSupportedWeightType,
+  repackSegments,
+  SEGMENT_ROWS,
+  SEGMENTED,
+} from "../kernels/quant.ts";
 import type { Kernels } from "../kernels/runtime.ts";
 import { ModelError } from "./errors.ts";
 import type { LlamaHparams } from "./hparams.ts";
@@ -20,6 +26,8 @@ import type { LlamaHparams } from "./hparams.ts";
 export interface Weight {
   name: string;
   type: GgmlType;
+  /** `type` plus the kernels' layout flag (`SEGMENTED`) when the rows were repacked. */
+  kernelType: number;
   /** Byte address in kernel memory. */
   ptr: number;
   ne0: number;
@@ -170,19 +178,22 @@ export async function loadWeights(
 ): Promise<LlamaWeights> {
   const loaded = new Map<string, Weight>();
   let done = 0;
+  let repackTmp = 0;
   for (const [name, { info }] of plan.tensors) {
     const ptr = kernels.alloc(info.nBytes, 64);
     // A fresh view each time: the memory may have grown since the last one.
     await readTensorInto(file, info, kernels.u8(ptr, info.nBytes));
     const { blockSize, typeSize } = GGML_TYPES[info.type];
-    loaded.set(name, {
-      name,
-      type: info.type,
-      ptr,
-      ne0: info.ne[0],
-      ne1: info.ne.length > 1 ? info.ne[1] : 1,
-      rowBytes: (info.ne[0] / blockSize) * typeSize,
-    });
+    const ne0 = info.ne[0];
+    const ne1 = info.ne.length > 1 ? info.ne[1] : 1;
+    const rowBytes = (ne0 / blockSize) * typeSize;
+    let kernelType: number = info.type;
+    if (segmentWorthwhile(kernels, info.type, ne0, ne1, blockSize)) {
+      repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
+      repackSegments(kernels, info.type, ptr, rowBytes, ne0, ne1, repackTmp);
+      kernelType = info.type | SEGMENTED;
+    }
+    loaded.set(name, { name, type: info.type, kernelType, ptr, ne0, ne1, rowBytes });
     done += info.nBytes;
     onProgress?.(done, plan.totalBytes);
   }
@@ -209,4 +220,29 @@ export async function loadWeights(
     outputNorm: get("output_norm.weight"),
     output: plan.tiedOutput ? tokenEmbd : get("output.weight"),
   };
+}
+
+/**
+ * Whether a matrix gets the kernels' segmented layout: rows over 32 blocks (8192 values
+ * of a K-quant, as ffn_down's n_ff-wide rows) lose speed once their activations no
+ * longer fit L1 beside the streaming weights, and the layout avoids that.
+ */
+function segmentWorthwhile(
+  kernels: Kernels,
+  type: GgmlType,
+  ne0: number,
+  ne1: number,
+  blockSize: number,
+): boolean {
+  return ne0 / blockSize > 32 && ne1 % SEGMENT_ROWS === 0 && isSegmentSupported(kernels, type);
+}
+
+/** Bytes of the longest row among the planned tensors. */
+function maxRowBytes(plan: WeightPlan): number {
+  let max = 0;
+  for (const { info } of plan.tensors.values()) {
+    const { blockSize, typeSize } = GGML_TYPES[info.type];
+    max = Math.max(max, (info.ne[0] / blockSize) * typeSize);
+  }
+  return max;
 }
