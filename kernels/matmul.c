@@ -195,6 +195,22 @@ int flint_quantize_row(int type, const float *x, void *xq, int n) {
   return FLINT_OK;
 }
 
+/*
+ * flint_quantize_row for rows [row_begin, row_end) of a batch: row r reads n floats at
+ * x + r·x_stride_floats and writes xq + r·xq_stride_bytes. For a thread pool's row split.
+ */
+FLINT_EXPORT(flint_quantize_rows)
+int flint_quantize_rows(int type, const float *x, size_t x_stride_floats, void *xq,
+                        size_t xq_stride_bytes, int n, int row_begin, int row_end) {
+  const qtype *t = qtype_get(type);
+  int err = check_rows(t, n, row_begin, row_end);
+  if (err) return err;
+  for (int r = row_begin; r < row_end; r++) {
+    t->quantize(x + (size_t)r * x_stride_floats, (uint8_t *)xq + (size_t)r * xq_stride_bytes, n);
+  }
+  return FLINT_OK;
+}
+
 /* Dequantizes n weights (whole blocks) starting at w. */
 FLINT_EXPORT(flint_dequantize_rows)
 int flint_dequantize_rows(int type, const void *w, float *out, int n) {

@@ -78,31 +78,21 @@ static inline __attribute__((always_inline)) void q6_K_dot_blocks(int nb, const 
     const int8_t *q8 = y[i].qs;
     /* Each code is built right before its dot to keep few vectors live (x86 has 16). The
      * two high bits go to bits 4-5 by a 16-bit shift and the mask 48. */
-#ifdef EXP2
-#define EXP_C0 wasm_v128_and(qla, m4)
-#else
-#define EXP_C0 wasm_v128_or(wasm_v128_and(qla, m4), wasm_v128_and(wasm_i16x8_shl(qh, 4), m48))
-#endif
-#ifdef EXP1
-#define EXP_SCALE(a, b, c) wasm_i32x4_add(c, wasm_i32x4_extadd_pairwise_i16x8(a))
-#else
-#define EXP_SCALE scale_i16_acc
-#endif
 #define Q6K_PART(h, v, sc)                                                                    \
   do {                                                                                        \
     const uint8_t *ql = x[i].ql + 64 * (h) + 16 * (v);                                        \
     v128_t qh = wasm_v128_load(x[i].qh + 32 * (h) + 16 * (v));                                \
     const int8_t *yb = q8 + 128 * (h) + 16 * (v);                                             \
     v128_t qla = wasm_v128_load(ql);                                                          \
-    v128_t c = EXP_C0; \
-    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb), c), SPLAT_I16(sc, (v)), acc);         \
+    v128_t c = wasm_v128_or(wasm_v128_and(qla, m4), wasm_v128_and(wasm_i16x8_shl(qh, 4), m48)); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb), c), SPLAT_I16(sc, (v)), acc);         \
     c = wasm_v128_or(high_nibbles(qla, m4), wasm_v128_and(qh, m48));                          \
-    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 64), c), SPLAT_I16(sc, 4 + (v)), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 64), c), SPLAT_I16(sc, 4 + (v)), acc); \
     v128_t qlb = wasm_v128_load(ql + 32);                                                     \
     c = wasm_v128_or(wasm_v128_and(qlb, m4), wasm_v128_and(wasm_i16x8_shl(qh, 2), m48));      \
-    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 32), c), SPLAT_I16(sc, 2 + (v)), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 32), c), SPLAT_I16(sc, 2 + (v)), acc); \
     c = wasm_v128_or(high_nibbles(qlb, m4), wasm_v128_and(wasm_u16x8_shr(qh, 2), m48));       \
-    acc = EXP_SCALE(dot16_i8_u7(wasm_v128_load(yb + 96), c), SPLAT_I16(sc, 6 + (v)), acc); \
+    acc = scale_i16_acc(dot16_i8_u7(wasm_v128_load(yb + 96), c), SPLAT_I16(sc, 6 + (v)), acc); \
   } while (0)
     Q6K_PART(0, 0, sc_lo);
     Q6K_PART(0, 1, sc_lo);

@@ -267,12 +267,14 @@ export class LlamaForward {
     const s = this.#s;
     const held = this.#xqFor;
     if (!reuseInput || !held || held.src !== x || held.act !== act || held.n !== n) {
-      for (let t = 0; t < n; t++) {
-        k.exports.flint_quantize_row(
-          wt.type,
-          k.ptr(x + t * wt.ne0 * 4),
-          k.ptr(s.xq + t * xqStride),
-          wt.ne0,
+      if (n === 1) {
+        k.exports.flint_quantize_row(wt.type, k.ptr(x), k.ptr(s.xq), wt.ne0);
+      } else {
+        this.dispatcher.run(
+          "flint_quantize_rows",
+          [wt.type, k.ptr(x), k.ptr(wt.ne0), k.ptr(s.xq), k.ptr(xqStride), wt.ne0],
+          n,
+          1,
         );
       }
       this.#xqFor = { src: x, act, n };
