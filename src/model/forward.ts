@@ -285,8 +285,13 @@ export class LlamaForward {
         MATVEC_GRAIN,
       );
     } else {
+      // Prompt batches of some types go through kernels that round like ggml's, so
+      // their logits match llama.cpp's (see kernels/ggml_order.c).
+      const kernel = k.exports.flint_ggml_order_supported(wt.type) === 1
+        ? "flint_matmul_ggml"
+        : "flint_matmul";
       this.dispatcher.run(
-        "flint_matmul",
+        kernel,
         [
           wt.type,
           k.ptr(wt.ptr),

@@ -1,0 +1,180 @@
+/*
+ * Batched matrix × matrix products that round like llama.cpp's x86 CPU backend (AVX2
+ * with FMA, the paths an AVX-512 build takes for these types), so that prompt logits
+ * match ggml's. ggml quantizes every matmul input to Q8, and one ULP of difference in
+ * a float that feeds that quantization can flip a code and move a row of logits by
+ * about 0.01.
+ *
+ * For Q4_1, Q5_1 (ggml_vec_dot_*_q8_1) and Q5_0, Q8_0 (llamafile's tinyBLAS_Q0_AVX,
+ * which performs the same per-block steps) one output is:
+ *   8 float lanes, lane k = Σ over blocks of (block scale) × (integer sum of elements
+ *   4k..4k+3 of the block), accumulated with a fused multiply-add per block in block
+ *   order; the block scale is the float product fp16(d_w)·fp16(d_y);
+ *   then lanes (k + k+4), then (0 + 2) + (1 + 3);
+ *   Q4_1 and Q5_1 finally add Σ fp16(m_w)·fp16(s_y), summed in float in block order.
+ * Fused multiply-adds are evaluated in double and rounded once to float (exact except
+ * when the double sum lies exactly on a float rounding midpoint, which is very rare).
+ *
+ * These kernels are slower than flint_matmul's and serve prompt batches only; single
+ * tokens keep the faster flint_matvec order.
+ */
+#include "quants.h"
+
+#define GGML_ORDER_OK 0
+#define GGML_ORDER_E_TYPE (-1)
+
+enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8 };
+
+static inline uint32_t qh_bits(const uint8_t *qh) {
+  return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+/* a·b + c per lane with one rounding of the exact result (see the file comment). */
+static inline v128_t fma_f32x4(v128_t a, v128_t b, v128_t c) {
+  v128_t a_hi = wasm_i32x4_shuffle(a, a, 2, 3, 0, 1);
+  v128_t b_hi = wasm_i32x4_shuffle(b, b, 2, 3, 0, 1);
+  v128_t c_hi = wasm_i32x4_shuffle(c, c, 2, 3, 0, 1);
+  v128_t lo = wasm_f64x2_add(
+      wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+      wasm_f64x2_promote_low_f32x4(c));
+  v128_t hi = wasm_f64x2_add(
+      wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(a_hi), wasm_f64x2_promote_low_f32x4(b_hi)),
+      wasm_f64x2_promote_low_f32x4(c_hi));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi),
+                            0, 1, 4, 5);
+}
+
+/* Lane k = Σ c[e]·y[e] over bytes e = 4k..4k+3 (c and y signed, |c·y| < 2^14). */
+static inline v128_t lane_sums4(v128_t c, v128_t y) {
+  v128_t a = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_low_i8x16(c, y));
+  v128_t b = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extmul_high_i8x16(c, y));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+/* hsum_float_8 of ggml: lanes (k + k+4), then (0 + 2) + (1 + 3). */
+static inline float hsum8(v128_t lo, v128_t hi) {
+  v128_t r = wasm_f32x4_add(hi, lo);
+  return (wasm_f32x4_extract_lane(r, 0) + wasm_f32x4_extract_lane(r, 2)) +
+         (wasm_f32x4_extract_lane(r, 1) + wasm_f32x4_extract_lane(r, 3));
+}
+
+/* Codes of elements 0..15 (c0) and 16..31 (c1) of a block with 4-bit codes plus an
+   optional fifth bit from qh. */
+static inline void nibble_codes(const uint8_t *qs, const uint8_t *qh, v128_t *c0, v128_t *c1) {
+  const v128_t m4 = wasm_i8x16_splat(15);
+  v128_t q = wasm_v128_load(qs);
+  *c0 = wasm_v128_and(q, m4);
+  *c1 = wasm_v128_and(wasm_u8x16_shr(q, 4), m4);
+  if (qh) {
+    uint32_t bits = qh_bits(qh);
+    const v128_t sixteen = wasm_i8x16_splat(16);
+    *c0 = wasm_v128_or(*c0, expand_bits16(bits, sixteen));
+    *c1 = wasm_v128_or(*c1, expand_bits16(bits >> 16, sixteen));
+  }
+}
+
+/* One block's contribution: acc_lo/acc_hi += scale · lane sums of (c0, c1)·(y0, y1). */
+static inline void block_fma(v128_t c0, v128_t c1, const int8_t *yq, float scale, v128_t *acc_lo,
+                             v128_t *acc_hi) {
+  v128_t s = wasm_f32x4_splat(scale);
+  v128_t f0 = wasm_f32x4_convert_i32x4(lane_sums4(c0, wasm_v128_load(yq)));
+  v128_t f1 = wasm_f32x4_convert_i32x4(lane_sums4(c1, wasm_v128_load(yq + 16)));
+  *acc_lo = fma_f32x4(s, f0, *acc_lo);
+  *acc_hi = fma_f32x4(s, f1, *acc_hi);
+}
+
+static float dot_q4_1(int n, const void *vx, const void *vy) {
+  const block_q4_1 *x = vx;
+  const block_q8_1 *y = vy;
+  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  float summs = 0.0f;
+  for (int i = 0; i < n / QK4_0; i++) {
+    v128_t c0, c1;
+    nibble_codes(x[i].qs, 0, &c0, &c1);
+    summs += fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
+    block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
+  }
+  return hsum8(lo, hi) + summs;
+}
+
+static float dot_q5_1(int n, const void *vx, const void *vy) {
+  const block_q5_1 *x = vx;
+  const block_q8_1 *y = vy;
+  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  float summs = 0.0f;
+  for (int i = 0; i < n / QK4_0; i++) {
+    v128_t c0, c1;
+    nibble_codes(x[i].qs, x[i].qh, &c0, &c1);
+    summs += fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
+    block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
+  }
+  return hsum8(lo, hi) + summs;
+}
+
+static float dot_q5_0(int n, const void *vx, const void *vy) {
+  const block_q5_0 *x = vx;
+  const block_q8_0 *y = vy;
+  const v128_t sixteen = wasm_i8x16_splat(16);
+  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  for (int i = 0; i < n / QK4_0; i++) {
+    v128_t c0, c1;
+    nibble_codes(x[i].qs, x[i].qh, &c0, &c1);
+    c0 = wasm_i8x16_sub(c0, sixteen);
+    c1 = wasm_i8x16_sub(c1, sixteen);
+    block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
+  }
+  return hsum8(lo, hi);
+}
+
+static float dot_q8_0(int n, const void *vx, const void *vy) {
+  const block_q8_0 *x = vx;
+  const block_q8_0 *y = vy;
+  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  for (int i = 0; i < n / QK8_0; i++) {
+    v128_t c0 = wasm_v128_load(x[i].qs), c1 = wasm_v128_load(x[i].qs + 16);
+    block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
+  }
+  return hsum8(lo, hi);
+}
+
+typedef float (*row_dot)(int n, const void *x, const void *y);
+
+static row_dot ggml_order_dot(int type, int *block) {
+  *block = 32;
+  switch (type) {
+    case G_Q4_1: return dot_q4_1;
+    case G_Q5_0: return dot_q5_0;
+    case G_Q5_1: return dot_q5_1;
+    case G_Q8_0: return dot_q8_0;
+    default: return 0;
+  }
+}
+
+/* 1 when flint_matmul_ggml takes row-major weights of `type`, else 0. */
+FLINT_EXPORT(flint_ggml_order_supported) int flint_ggml_order_supported(int type) {
+  int block;
+  return ggml_order_dot(type, &block) ? 1 : 0;
+}
+
+/*
+ * As flint_matmul for row-major weights of a type flint_ggml_order_supported accepts:
+ * y[token·y_stride_floats + r] = row r of w · activation row `token`, for rows
+ * [row_begin, row_end) and all n_tokens. Returns -1 for another type and -2 for a
+ * row length that is not a multiple of the block size.
+ */
+FLINT_EXPORT(flint_matmul_ggml)
+int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const void *xq,
+                      size_t xq_stride_bytes, float *y, int n_cols, int n_tokens,
+                      size_t y_stride_floats, int row_begin, int row_end) {
+  int block;
+  row_dot dot = ggml_order_dot(type, &block);
+  if (!dot) return GGML_ORDER_E_TYPE;
+  if (n_cols < 0 || n_cols % block != 0 || n_tokens < 0) return -2;
+  for (int r = row_begin; r < row_end; r++) {
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_stride_bytes;
+    for (int t = 0; t < n_tokens; t++) {
+      y[(size_t)t * y_stride_floats + r] = dot(n_cols, row, (const uint8_t *)xq + (size_t)t * xq_stride_bytes);
+    }
+  }
+  return GGML_ORDER_OK;
+}
