@@ -23,7 +23,10 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8 };
+enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_IQ4_XS = 23 };
+
+/* Longest row a K-quant type takes here (its decoded codes live on the stack). */
+#define GGML_ORDER_MAX_COLS 32768
 
 static inline uint32_t qh_bits(const uint8_t *qh) {
   return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
@@ -139,8 +142,7 @@ static float dot_q8_0(int n, const void *vx, const void *vy) {
 
 typedef float (*row_dot)(int n, const void *x, const void *y);
 
-static row_dot ggml_order_dot(int type, int *block) {
-  *block = 32;
+static row_dot ggml_order_dot(int type) {
   switch (type) {
     case G_Q4_1: return dot_q4_1;
     case G_Q5_0: return dot_q5_0;
@@ -150,30 +152,121 @@ static row_dot ggml_order_dot(int type, int *block) {
   }
 }
 
-/* 1 when flint_matmul_ggml takes row-major weights of `type`, else 0. */
-FLINT_EXPORT(flint_ggml_order_supported) int flint_ggml_order_supported(int type) {
-  int block;
-  return ggml_order_dot(type, &block) ? 1 : 0;
+/*
+ * Super-block types (256 weights against Q8_K). ggml's AVX2 vec_dot keeps 8 int32
+ * lanes per super-block: lane k = Σ over the eight 32-weight groups g of
+ * (scale of the 16 weights that hold 32g + 4k) × Σ_{l=4k..4k+3} q[32g+l]·y[32g+l],
+ * then acc_k = fma(y.d·fp16(x.d), lane k, acc_k) and hsum8 at the end. A row is decoded
+ * once into int8 codes and per-16 scales, then meets every token.
+ */
+typedef struct {
+  int8_t *codes;   /* [n] */
+  int16_t *scales; /* [n / 16] */
+  float *d;        /* [n / 256], fp16(x.d) */
+} decoded_row;
+
+static void decode_q3_K(const void *vx, int n, decoded_row *out) {
+  const block_q3_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    int8_t sc[16];
+    unpack_scales_q3_K(x[i].scales, sc);
+    for (int k = 0; k < 16; k++) out->scales[16 * i + k] = sc[k];
+    out->d[i] = fp16_to_f32(x[i].d);
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int h = p / 128, j = (p % 128) / 32, l = p % 32;
+      int low = (x[i].qs[32 * h + l] >> (2 * j)) & 3;
+      q[p] = (int8_t)(((x[i].hmask[l] >> (4 * h + j)) & 1) ? low : low - 4);
+    }
+  }
+}
+
+static void decode_iq4_xs(const void *vx, int n, decoded_row *out) {
+  const block_iq4_xs *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    int8_t *q = out->codes + QK_K * i;
+    for (int b = 0; b < 8; b++) {
+      int ls = ((x[i].scales_l[b / 2] >> (4 * (b % 2))) & 15) | ((x[i].scales_h >> (2 * b)) & 3) << 4;
+      out->scales[16 * i + 2 * b] = out->scales[16 * i + 2 * b + 1] = (int16_t)(ls - 32);
+      for (int j = 0; j < 16; j++) {
+        q[32 * b + j] = kvalues_iq4nl[x[i].qs[16 * b + j] & 15];
+        q[32 * b + 16 + j] = kvalues_iq4nl[x[i].qs[16 * b + j] >> 4];
+      }
+    }
+  }
+}
+
+static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y) {
+  v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  for (int i = 0; i < n / QK_K; i++) {
+    const int8_t *q = row->codes + QK_K * i;
+    const int16_t *sc = row->scales + 16 * i;
+    v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
+    for (int g = 0; g < 8; g++) {
+      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
+      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+      s0 = wasm_i32x4_add(s0, wasm_i32x4_mul(a, wasm_i32x4_splat(sc[2 * g])));
+      s1 = wasm_i32x4_add(s1, wasm_i32x4_mul(b, wasm_i32x4_splat(sc[2 * g + 1])));
+    }
+    v128_t d = wasm_f32x4_splat(y[i].d * row->d[i]);
+    lo = fma_f32x4(d, wasm_f32x4_convert_i32x4(s0), lo);
+    hi = fma_f32x4(d, wasm_f32x4_convert_i32x4(s1), hi);
+  }
+  return hsum8(lo, hi);
+}
+
+typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
+
+static row_decoder ggml_order_decoder(int type) {
+  switch (type) {
+    case G_Q3_K: return decode_q3_K;
+    case G_IQ4_XS: return decode_iq4_xs;
+    default: return 0;
+  }
+}
+
+/* 1 when flint_matmul_ggml takes row-major weights of `type` with rows of n_cols, else 0. */
+FLINT_EXPORT(flint_ggml_order_supported) int flint_ggml_order_supported(int type, int n_cols) {
+  if (ggml_order_dot(type)) return n_cols % 32 == 0;
+  if (ggml_order_decoder(type)) return n_cols % QK_K == 0 && n_cols <= GGML_ORDER_MAX_COLS;
+  return 0;
 }
 
 /*
  * As flint_matmul for row-major weights of a type flint_ggml_order_supported accepts:
  * y[token·y_stride_floats + r] = row r of w · activation row `token`, for rows
  * [row_begin, row_end) and all n_tokens. Returns -1 for another type and -2 for a
- * row length that is not a multiple of the block size.
+ * row length the type does not take.
  */
 FLINT_EXPORT(flint_matmul_ggml)
 int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const void *xq,
                       size_t xq_stride_bytes, float *y, int n_cols, int n_tokens,
                       size_t y_stride_floats, int row_begin, int row_end) {
-  int block;
-  row_dot dot = ggml_order_dot(type, &block);
-  if (!dot) return GGML_ORDER_E_TYPE;
-  if (n_cols < 0 || n_cols % block != 0 || n_tokens < 0) return -2;
+  if (!flint_ggml_order_supported(type, n_cols)) {
+    return ggml_order_dot(type) || ggml_order_decoder(type) ? -2 : GGML_ORDER_E_TYPE;
+  }
+  if (n_tokens < 0) return -2;
+  row_dot dot = ggml_order_dot(type);
+  if (dot) {
+    for (int r = row_begin; r < row_end; r++) {
+      const uint8_t *row = (const uint8_t *)w + (size_t)r * row_stride_bytes;
+      for (int t = 0; t < n_tokens; t++) {
+        y[(size_t)t * y_stride_floats + r] = dot(n_cols, row, (const uint8_t *)xq + (size_t)t * xq_stride_bytes);
+      }
+    }
+    return GGML_ORDER_OK;
+  }
+  row_decoder decode = ggml_order_decoder(type);
+  int8_t codes[GGML_ORDER_MAX_COLS] __attribute__((aligned(16)));
+  int16_t scales[GGML_ORDER_MAX_COLS / 16];
+  float d[GGML_ORDER_MAX_COLS / QK_K];
+  decoded_row row = {codes, scales, d};
   for (int r = row_begin; r < row_end; r++) {
-    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_stride_bytes;
+    decode((const uint8_t *)w + (size_t)r * row_stride_bytes, n_cols, &row);
     for (int t = 0; t < n_tokens; t++) {
-      y[(size_t)t * y_stride_floats + r] = dot(n_cols, row, (const uint8_t *)xq + (size_t)t * xq_stride_bytes);
+      const block_q8_K *yq = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xq_stride_bytes);
+      y[(size_t)t * y_stride_floats + r] = dot_decoded_q8_K(n_cols, &row, yq);
     }
   }
   return GGML_ORDER_OK;

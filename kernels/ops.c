@@ -432,14 +432,11 @@ void flint_rms_norm(float *y, const float *x, const float *w, int n, float eps,
   for (int r = row_begin; r < row_end; r++) {
     const float *xr = x + (size_t)r * n;
     float *yr = y + (size_t)r * n;
-    v128_t lo = wasm_f64x2_splat(0.0), hi = wasm_f64x2_splat(0.0);
+    /* One sequential double sum, as ggml's rms_norm: the bits of the mean feed the
+       activation quantization of the next matmul. */
+    double sum = 0.0;
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      v128_t v = wasm_v128_load(xr + i);
-      accumulate_f64(&lo, &hi, wasm_f32x4_mul(v, v));
-    }
-    double sum = hsum_f64x2(wasm_f64x2_add(lo, hi));
-    for (; i < n; i++) sum += (double)(xr[i] * xr[i]);
+    NOVEC for (; i < n; i++) sum += (double)(xr[i] * xr[i]);
     float mean = (float)(sum / n);
     float scale = 1.0f / __builtin_sqrtf(mean + eps);
     v128_t vs = wasm_f32x4_splat(scale);

@@ -287,7 +287,7 @@ export class LlamaForward {
     } else {
       // Prompt batches of some types go through kernels that round like ggml's, so
       // their logits match llama.cpp's (see kernels/ggml_order.c).
-      const kernel = k.exports.flint_ggml_order_supported(wt.type) === 1
+      const kernel = k.exports.flint_ggml_order_supported(wt.type, wt.ne0) === 1
         ? "flint_matmul_ggml"
         : "flint_matmul";
       this.dispatcher.run(
