@@ -11,9 +11,13 @@
  *   4k..4k+3 of the block), accumulated with a fused multiply-add per block in block
  *   order; the block scale is the float product fp16(d_w)·fp16(d_y);
  *   then lanes (k + k+4), then (0 + 2) + (1 + 3);
- *   Q4_1 and Q5_1 finally add Σ fp16(m_w)·fp16(s_y), summed in float in block order.
- * Fused multiply-adds are evaluated in double and rounded once to float (exact except
- * when the double sum lies exactly on a float rounding midpoint, which is very rare).
+ *   Q4_1 and Q5_1 finally add Σ fp16(m_w)·fp16(s_y), one fused multiply-add per block.
+ * The super-block types (Q3_K, Q5_K, Q6_K, IQ4_XS) follow in dot_decoded_q8_K.
+ *
+ * ggml's scalar `sum += a * b` steps are fused too: GCC contracts them on x86 with
+ * FMA, and the micro goldens match only with fused Q5_K min sums. Fused multiply-adds
+ * are evaluated in double and rounded once to float, which is exact except when the
+ * double sum lies exactly on a float rounding midpoint (very rare).
  *
  * These kernels are slower than flint_matmul's and serve prompt batches only; single
  * tokens keep the faster flint_matvec order.
@@ -23,7 +27,7 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_IQ4_XS = 23 };
+enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
 /* Longest row a K-quant type takes here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
@@ -33,6 +37,11 @@ static inline uint32_t qh_bits(const uint8_t *qh) {
 }
 
 /* a·b + c per lane with one rounding of the exact result (see the file comment). */
+/* a·b + c for floats with one rounding (see the file comment). */
+static inline float fma_f32(float a, float b, float c) {
+  return (float)((double)a * (double)b + (double)c);
+}
+
 static inline v128_t fma_f32x4(v128_t a, v128_t b, v128_t c) {
   v128_t a_hi = wasm_i32x4_shuffle(a, a, 2, 3, 0, 1);
   v128_t b_hi = wasm_i32x4_shuffle(b, b, 2, 3, 0, 1);
@@ -94,7 +103,7 @@ static float dot_q4_1(int n, const void *vx, const void *vy) {
   for (int i = 0; i < n / QK4_0; i++) {
     v128_t c0, c1;
     nibble_codes(x[i].qs, 0, &c0, &c1);
-    summs += fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
+    summs = fma_f32(fp16_to_f32(x[i].m), fp16_to_f32(y[i].s), summs);
     block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
   }
   return hsum8(lo, hi) + summs;
@@ -108,7 +117,7 @@ static float dot_q5_1(int n, const void *vx, const void *vy) {
   for (int i = 0; i < n / QK4_0; i++) {
     v128_t c0, c1;
     nibble_codes(x[i].qs, x[i].qh, &c0, &c1);
-    summs += fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
+    summs = fma_f32(fp16_to_f32(x[i].m), fp16_to_f32(y[i].s), summs);
     block_fma(c0, c1, y[i].qs, fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d), &lo, &hi);
   }
   return hsum8(lo, hi) + summs;
@@ -156,13 +165,17 @@ static row_dot ggml_order_dot(int type) {
  * Super-block types (256 weights against Q8_K). ggml's AVX2 vec_dot keeps 8 int32
  * lanes per super-block: lane k = Σ over the eight 32-weight groups g of
  * (scale of the 16 weights that hold 32g + 4k) × Σ_{l=4k..4k+3} q[32g+l]·y[32g+l],
- * then acc_k = fma(y.d·fp16(x.d), lane k, acc_k) and hsum8 at the end. A row is decoded
- * once into int8 codes and per-16 scales, then meets every token.
+ * then acc_k = fma(y.d·fp16(x.d), lane k, acc_k) and hsum8 at the end. Q5_K adds
+ * summs = fma(-y.d·fp16(x.dmin), Σ_b m_b·(activation sum of sub-block b), summs) per
+ * super-block and returns hsum8 + summs. A row is decoded once into int8 codes and
+ * per-16 scales, then meets every token.
  */
 typedef struct {
   int8_t *codes;   /* [n] */
   int16_t *scales; /* [n / 16] */
   float *d;        /* [n / 256], fp16(x.d) */
+  int16_t *mins;   /* [n / 32], Q5_K only, else unused */
+  float *dmin;     /* [n / 256], fp16(x.dmin) for Q5_K, else 0 */
 } decoded_row;
 
 static void decode_q3_K(const void *vx, int n, decoded_row *out) {
@@ -197,11 +210,55 @@ static void decode_iq4_xs(const void *vx, int n, decoded_row *out) {
   }
 }
 
-static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y) {
+static void decode_q5_K(const void *vx, int n, decoded_row *out) {
+  const block_q5_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    out->dmin[i] = fp16_to_f32(x[i].dmin);
+    for (int b = 0; b < 8; b++) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(b, x[i].scales, &sc, &m);
+      out->scales[16 * i + 2 * b] = out->scales[16 * i + 2 * b + 1] = sc;
+      out->mins[8 * i + b] = m;
+    }
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int c = p / 64, h = (p % 64) / 32, l = p % 32;
+      int low = (x[i].qs[32 * c + l] >> (4 * h)) & 15;
+      q[p] = (int8_t)(low + 16 * ((x[i].qh[l] >> (p / 32)) & 1));
+    }
+  }
+}
+
+static void decode_q6_K(const void *vx, int n, decoded_row *out) {
+  const block_q6_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    for (int k = 0; k < 16; k++) out->scales[16 * i + k] = x[i].scales[k];
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int h = p / 128, k = (p % 128) / 32, l = p % 32;
+      int low = (x[i].ql[64 * h + l + 32 * (k % 2)] >> (4 * (k / 2))) & 15;
+      int high = (x[i].qh[32 * h + l] >> (2 * k)) & 3;
+      q[p] = (int8_t)((low | high << 4) - 32);
+    }
+  }
+}
+
+static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int has_mins) {
   v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+  float summs = 0.0f;
   for (int i = 0; i < n / QK_K; i++) {
     const int8_t *q = row->codes + QK_K * i;
     const int16_t *sc = row->scales + 16 * i;
+    if (has_mins) {
+      /* Q5_K: summs += dmin·Σ_b m_b·(bsums of sub-block b), dmin = -y.d·fp16(x.dmin). */
+      int prod = 0;
+      for (int b = 0; b < 8; b++) {
+        prod += row->mins[8 * i + b] * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
+      }
+      summs = fma_f32(-y[i].d * row->dmin[i], (float)prod, summs);
+    }
     v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
     for (int g = 0; g < 8; g++) {
       v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
@@ -213,7 +270,7 @@ static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y
     lo = fma_f32x4(d, wasm_f32x4_convert_i32x4(s0), lo);
     hi = fma_f32x4(d, wasm_f32x4_convert_i32x4(s1), hi);
   }
-  return hsum8(lo, hi);
+  return hsum8(lo, hi) + summs;
 }
 
 typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
@@ -221,6 +278,8 @@ typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
 static row_decoder ggml_order_decoder(int type) {
   switch (type) {
     case G_Q3_K: return decode_q3_K;
+    case G_Q5_K: return decode_q5_K;
+    case G_Q6_K: return decode_q6_K;
     case G_IQ4_XS: return decode_iq4_xs;
     default: return 0;
   }
@@ -260,13 +319,15 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
   row_decoder decode = ggml_order_decoder(type);
   int8_t codes[GGML_ORDER_MAX_COLS] __attribute__((aligned(16)));
   int16_t scales[GGML_ORDER_MAX_COLS / 16];
-  float d[GGML_ORDER_MAX_COLS / QK_K];
-  decoded_row row = {codes, scales, d};
+  float d[GGML_ORDER_MAX_COLS / QK_K], dmin[GGML_ORDER_MAX_COLS / QK_K];
+  int16_t mins[GGML_ORDER_MAX_COLS / 32];
+  decoded_row row = {codes, scales, d, mins, dmin};
+  const int has_mins = type == G_Q5_K;
   for (int r = row_begin; r < row_end; r++) {
     decode((const uint8_t *)w + (size_t)r * row_stride_bytes, n_cols, &row);
     for (int t = 0; t < n_tokens; t++) {
       const block_q8_K *yq = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xq_stride_bytes);
-      y[(size_t)t * y_stride_floats + r] = dot_decoded_q8_K(n_cols, &row, yq);
+      y[(size_t)t * y_stride_floats + r] = dot_decoded_q8_K(n_cols, &row, yq, has_mins);
     }
   }
   return GGML_ORDER_OK;
