@@ -534,6 +534,10 @@ void flint_softmax_ref(float *y, const float *x, int n, int row_begin, int row_e
  * because they need accurate cos/sin. Pair i rotates elements (2i, 2i+1) in the normal
  * layout and (i, i + n_rot/2) in the NeoX layout. Elements from n_rot to head_dim are
  * copied unchanged.
+ * The rotation rounds as ggml's C code does once the compiler contracts it to FMA:
+ * y0 = fma(x0, cos, -(x1·sin)) and y1 = fma(x0, sin, x1·cos), where the product
+ * inside is rounded first (GCC and clang fuse the left product of a·b ± c·d). With
+ * this form micro-Q5_K_S, Q5_K_M and IQ4_XS match llama.cpp on the 101-token goldens.
  */
 FLINT_EXPORT(flint_rope)
 void flint_rope(float *y, const float *x, const float *cache, int n_head, int head_dim,
@@ -550,31 +554,30 @@ void flint_rope(float *y, const float *x, const float *cache, int n_head, int he
         v128_t c = wasm_i32x4_shuffle(c01, c23, 0, 2, 4, 6);
         v128_t s = wasm_i32x4_shuffle(c01, c23, 1, 3, 5, 7);
         v128_t x0 = wasm_v128_load(xr + i), x1 = wasm_v128_load(xr + i + half);
-        wasm_v128_store(yr + i, wasm_f32x4_sub(wasm_f32x4_mul(x0, c), wasm_f32x4_mul(x1, s)));
-        wasm_v128_store(yr + i + half, wasm_f32x4_add(wasm_f32x4_mul(x0, s), wasm_f32x4_mul(x1, c)));
+        wasm_v128_store(yr + i, fmadd_f32x4(x0, c, wasm_f32x4_neg(wasm_f32x4_mul(x1, s))));
+        wasm_v128_store(yr + i + half, fmadd_f32x4(x0, s, wasm_f32x4_mul(x1, c)));
       }
       for (; i < half; i++) {
         float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[i], x1 = xr[i + half];
-        yr[i] = x0 * c - x1 * s;
-        yr[i + half] = x0 * s + x1 * c;
+        yr[i] = fmadd_f32(x0, c, -(x1 * s));
+        yr[i + half] = fmadd_f32(x0, s, x1 * c);
       }
     } else {
       /* Lanes hold (x0, x1, x0', x1') and (cos, sin, cos', sin'). */
       for (; i + 2 <= half; i += 2) {
         v128_t v = wasm_v128_load(xr + 2 * i);
         v128_t cs4 = wasm_v128_load(cs + 2 * i);
-        v128_t c = wasm_i32x4_shuffle(cs4, cs4, 0, 0, 2, 2);
-        v128_t s = wasm_i32x4_shuffle(cs4, cs4, 1, 1, 3, 3);
-        v128_t swapped = wasm_i32x4_shuffle(v, v, 1, 0, 3, 2);  /* (x1, x0, ...) */
-        v128_t t = wasm_f32x4_mul(swapped, s);                   /* (x1 s, x0 s) */
-        v128_t u = wasm_f32x4_mul(v, c);                         /* (x0 c, x1 c) */
-        v128_t diff = wasm_f32x4_sub(u, t), sum = wasm_f32x4_add(u, t);
-        wasm_v128_store(yr + 2 * i, wasm_i32x4_shuffle(diff, sum, 0, 5, 2, 7));
+        v128_t x0 = wasm_i32x4_shuffle(v, v, 0, 0, 2, 2);
+        v128_t x1 = wasm_i32x4_shuffle(v, v, 1, 1, 3, 3);
+        /* (-(x1 s), x1 c, ...): the product that is rounded before the fused step. */
+        v128_t t = wasm_f32x4_mul(x1, wasm_i32x4_shuffle(cs4, cs4, 1, 0, 3, 2));
+        t = wasm_v128_xor(t, wasm_i32x4_make((int32_t)0x80000000, 0, (int32_t)0x80000000, 0));
+        wasm_v128_store(yr + 2 * i, fmadd_f32x4(x0, cs4, t));
       }
       for (; i < half; i++) {
         float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[2 * i], x1 = xr[2 * i + 1];
-        yr[2 * i] = x0 * c - x1 * s;
-        yr[2 * i + 1] = x0 * s + x1 * c;
+        yr[2 * i] = fmadd_f32(x0, c, -(x1 * s));
+        yr[2 * i + 1] = fmadd_f32(x0, s, x1 * c);
       }
     }
     if (yr != xr) for (int j = n_rot; j < head_dim; j++) yr[j] = xr[j];
@@ -592,8 +595,8 @@ void flint_rope_ref(float *y, const float *x, const float *cache, int n_head, in
     NOVEC for (int i = 0; i < half; i++) {
       int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
       float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[a], x1 = xr[b];
-      yr[a] = x0 * c - x1 * s;
-      yr[b] = x0 * s + x1 * c;
+      yr[a] = fmadd_f32(x0, c, -(x1 * s));
+      yr[b] = fmadd_f32(x0, s, x1 * c);
     }
     NOVEC for (int j = n_rot; j < head_dim; j++) yr[j] = xr[j];
   }
