@@ -27,7 +27,7 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
+enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
 /* Longest row a K-quant type takes here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
@@ -245,6 +245,53 @@ static void decode_q6_K(const void *vx, int n, decoded_row *out) {
   }
 }
 
+static void decode_q4_K(const void *vx, int n, decoded_row *out) {
+  const block_q4_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    out->dmin[i] = fp16_to_f32(x[i].dmin);
+    for (int b = 0; b < 8; b++) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(b, x[i].scales, &sc, &m);
+      out->scales[16 * i + 2 * b] = out->scales[16 * i + 2 * b + 1] = sc;
+      out->mins[8 * i + b] = m;
+    }
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int c = p / 64, h = (p % 64) / 32, l = p % 32;
+      q[p] = (int8_t)((x[i].qs[32 * c + l] >> (4 * h)) & 15);
+    }
+  }
+}
+
+/*
+ * Q4_K as ggml's repacked q4_K_8x8 gemm and gemv compute one output (llama.cpp
+ * repacks Q4_K weights for AVX2/AVX-512): per super-block the whole integer sum
+ * isum = Σ_b sc_b·Σ q·y and the min sum imin = Σ_b m_b·(activation sum of b), then
+ * acc = fma(isum, fp16(x.d)·y.d, acc), accmin = fma(imin, fp16(x.dmin)·y.d, accmin),
+ * and the output is acc - accmin.
+ */
+static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y) {
+  float acc = 0.0f, accmin = 0.0f;
+  for (int i = 0; i < n / QK_K; i++) {
+    const int8_t *q = row->codes + QK_K * i;
+    const int16_t *sc = row->scales + 16 * i;
+    v128_t s = wasm_i32x4_splat(0);
+    int imin = 0;
+    for (int g = 0; g < 8; g++) {
+      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
+      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+      s = wasm_i32x4_add(s, wasm_i32x4_mul(wasm_i32x4_add(a, b), wasm_i32x4_splat(sc[2 * g])));
+      imin += row->mins[8 * i + g] * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
+    }
+    int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+               wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+    acc = fma_f32((float)isum, row->d[i] * y[i].d, acc);
+    accmin = fma_f32((float)imin, row->dmin[i] * y[i].d, accmin);
+  }
+  return acc - accmin;
+}
+
 static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int has_mins) {
   v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
   float summs = 0.0f;
@@ -278,6 +325,7 @@ typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
 static row_decoder ggml_order_decoder(int type) {
   switch (type) {
     case G_Q3_K: return decode_q3_K;
+    case G_Q4_K: return decode_q4_K;
     case G_Q5_K: return decode_q5_K;
     case G_Q6_K: return decode_q6_K;
     case G_IQ4_XS: return decode_iq4_xs;
@@ -327,7 +375,8 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
     decode((const uint8_t *)w + (size_t)r * row_stride_bytes, n_cols, &row);
     for (int t = 0; t < n_tokens; t++) {
       const block_q8_K *yq = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xq_stride_bytes);
-      y[(size_t)t * y_stride_floats + r] = dot_decoded_q8_K(n_cols, &row, yq, has_mins);
+      y[(size_t)t * y_stride_floats + r] = type == G_Q4_K ? dot_decoded_q4_K_repacked(n_cols, &row, yq)
+                                                          : dot_decoded_q8_K(n_cols, &row, yq, has_mins);
     }
   }
   return GGML_ORDER_OK;
