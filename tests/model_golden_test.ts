@@ -44,15 +44,23 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
   BF16: { max: 1.5e-2, rms: 1.5e-2 },
 };
 /**
- * Quantized files. Activations are quantized exactly as ggml does, so most positions
- * agree to float rounding. Sums accumulate in another order than in ggml's AVX paths,
- * though. Now and then that moves an activation across a rounding boundary, one
- * quantized code differs and a position's logits move by up to about 0.02. Which
- * positions flip changes whenever a kernel's summation order changes.
- * NOTE: a max bar of 0.01 holds for seq (a) on nearly every quantized file but not for
- * the 101-token seq (b) on most of them (measured max 0.005 to 0.021, RMS up to 0.0038).
+ * Quantized files, evaluated with matmulOrder "ggml". Activations are quantized exactly
+ * as ggml does and most f32 values that feed the quantization have ggml's bits, so most
+ * positions agree to float rounding. Where one value still differs by an ULP, one
+ * quantized code can flip and move that position's logits by about 0.01 to 0.02.
  */
-const QUANT_BAR = { max: 0.03, rms: 0.005 };
+const QUANT_BAR = { max: 0.01, rms: 0.003 };
+/**
+ * NOTE: these files still show one such flip on the 101-token sequence (measured max
+ * 0.011 to 0.017, RMS up to 0.0022), from ops not yet traced. Q4_K_M and the Q3_K mixes
+ * hold Q4_K, whose repacked gemm order is only approximated, and Q6_K.
+ */
+const QUANT_EXCEPTIONS: Record<string, { max: number; rms: number }> = {
+  Q4_1: { max: 0.02, rms: 0.003 },
+  Q3_K_S: { max: 0.02, rms: 0.003 },
+  Q3_K_M: { max: 0.02, rms: 0.003 },
+  Q4_K_M: { max: 0.02, rms: 0.003 },
+};
 /** A row within this of llama.cpp's counts as matching to float rounding (reported only). */
 const EXACT = 1e-5;
 
@@ -78,7 +86,12 @@ function compare(got: Float32Array, want: number[][], nVocab: number) {
 }
 
 async function withModel(path: string, fn: (m: Model) => void) {
-  const model = await loadModel(path, { nCtx: 512, cacheType: "f32", threads: 1 });
+  const model = await loadModel(path, {
+    nCtx: 512,
+    cacheType: "f32",
+    threads: 1,
+    matmulOrder: "ggml",
+  });
   try {
     fn(model);
   } finally {
@@ -96,7 +109,7 @@ for (const type of TYPES) {
       );
       await withModel(testdataPath(`models/micro-${type}.gguf`), (model) => {
         const nVocab = model.hparams.nVocab;
-        const bar = FLOAT_BARS[type] ?? QUANT_BAR;
+        const bar = FLOAT_BARS[type] ?? QUANT_EXCEPTIONS[type] ?? QUANT_BAR;
         for (
           const [label, tokens, logits] of [
             ["a", golden.tokens, golden.logits],

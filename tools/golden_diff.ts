@@ -1,6 +1,7 @@
 /**
- * `deno run --allow-read --allow-env tools/golden_diff.ts [TYPE…] [--rows]`: compares the
- * forward pass with llama.cpp's logits of every micro model (or the named types) and
+ * `deno run --allow-read --allow-env tools/golden_diff.ts [TYPE…] [--rows] [--flint-order]`:
+ * compares the forward pass (with matmulOrder "ggml", or "flint" with --flint-order)
+ * with llama.cpp's logits of every micro model (or the named types) and
  * prints, per file and sequence, how many positions match to 1e-5, the first position
  * that does not, the max |Δlogit| and the RMS of Δlogit. `--rows` also prints the max
  * |Δ| of each position that does not match. Needs the shared reference data.
@@ -101,6 +102,7 @@ if (import.meta.main) {
       nCtx: 512,
       cacheType: "f32",
       threads: 1,
+      matmulOrder: Deno.args.includes("--flint-order") ? "flint" : "ggml",
     });
     try {
       const nVocab = model.hparams.nVocab;

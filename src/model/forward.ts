@@ -23,6 +23,12 @@ const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
 
+/**
+ * Summation order of prompt-batch matmuls: flint's fastest, or llama.cpp's x86 order
+ * (kernels/ggml_order.c) for the types that have it.
+ */
+export type MatmulOrder = "flint" | "ggml";
+
 /** Optional callback that receives every named activation, for comparing with a reference. */
 export type ActivationHook = (name: string, layer: number, ptr: number, floats: number) => void;
 
@@ -69,6 +75,7 @@ export class LlamaForward {
   readonly maxBatch: number;
   hook?: ActivationHook;
   readonly #s: Scratch;
+  readonly matmulOrder: MatmulOrder;
   /** Source buffer and activation type of the rows now in the quantized buffer. */
   #xqFor: { src: number; act: GgmlType; n: number } | null = null;
 
@@ -78,8 +85,10 @@ export class LlamaForward {
     hp: LlamaHparams,
     weights: LlamaWeights,
     maxBatch: number,
+    options: { matmulOrder?: MatmulOrder } = {},
   ) {
     this.kernels = kernels;
+    this.matmulOrder = options.matmulOrder ?? "flint";
     this.dispatcher = dispatcher;
     this.ops = new Ops(kernels, dispatcher);
     this.hp = hp;
@@ -285,11 +294,9 @@ export class LlamaForward {
         MATVEC_GRAIN,
       );
     } else {
-      // Prompt batches of some types go through kernels that round like ggml's, so
-      // their logits match llama.cpp's (see kernels/ggml_order.c).
-      const kernel = k.exports.flint_ggml_order_supported(wt.type, wt.ne0) === 1
-        ? "flint_matmul_ggml"
-        : "flint_matmul";
+      const ggml = this.matmulOrder === "ggml" &&
+        k.exports.flint_ggml_order_supported(wt.type, wt.ne0) === 1;
+      const kernel = ggml ? "flint_matmul_ggml" : "flint_matmul";
       this.dispatcher.run(
         kernel,
         [
