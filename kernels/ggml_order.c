@@ -29,7 +29,7 @@
 
 enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
-/* Longest row a K-quant type takes here (its decoded codes live on the stack). */
+/* Maximum row length of a super-block type here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
 
 static inline uint32_t qh_bits(const uint8_t *qh) {

@@ -149,10 +149,10 @@ void flint_expf_ref(float *y, const float *x, int row_begin, int row_end) {
  * Steps: n = round(x·log2 e) through the 1.5·2^23 shift, b = x − n·ln2 with ln2 split
  * into a high and a low part, a degree-5 polynomial p(b) ≈ e^b evaluated as
  * (1 + c1·b) + u·((c2 + c3·b) + u·(c4 + c5·b)) with u = b², and p·2^n. Every multiply-add
- * is fused in ggml. Here each one is one double multiply and add, rounded once to float:
- * the product of two floats is exact in double, so only the rare case where the double
- * sum lands exactly on a float rounding midpoint can differ from a fused float
- * multiply-add. |n| > 192 gives 0 (n < 0) or infinity, as in ggml.
+ * is fused in ggml. Here each one is one double multiply and add, rounded once to float.
+ * The product of two floats is exact in double, so the result differs from a fused float
+ * multiply-add only when the double sum lands exactly on a float rounding midpoint
+ * (rare). |n| > 192 gives 0 (n < 0) or infinity, as in ggml.
  */
 #define GEXP_SHIFT 0x1.8p23f
 #define GEXP_LOG2E 0x1.715476p+0f
@@ -770,11 +770,11 @@ typedef struct {
  * Attention over an F32 cache in ggml's order of operations (AVX-512 build, flash
  * attention off), so that the output, which llama.cpp quantizes for attn_output,
  * has the same bits:
- * - Q·K for a batch goes through ggml_vec_dot_f32 (Q is a permuted, non-contiguous
- *   view, so llamafile's sgemm is not used): 64 elements per step into four 16-lane
- *   fused multiply-add accumulators, which are added (0+2, 1+3, then 0+1) and reduced as
- *   a tree, then the remaining head_dim % 64 elements by a sequential fused
- *   multiply-add. For a single token Q is contiguous and goes through sgemm instead
+ * - Q·K for a batch goes through ggml_vec_dot_f32, because Q is a permuted,
+ *   non-contiguous view and llamafile's sgemm does not take it. That function feeds 64
+ *   elements per step into four 16-lane fused multiply-add accumulators, adds them
+ *   (0+2, 1+3, then 0+1), reduces the lanes as a tree and adds the remaining
+ *   head_dim % 64 elements by a sequential fused multiply-add. For a single token Q is contiguous and goes through sgemm instead
  *   (see dot_f32_lanes16).
  * - softmax as in attention_softmax.
  * - P·V through llamafile's sgemm (V is stored transposed and the KV length is padded

@@ -51,9 +51,10 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
  */
 const QUANT_BAR = { max: 0.01, rms: 0.003 };
 /**
- * NOTE: these files still show one such flip on the 101-token sequence (measured max
- * 0.011 to 0.017, RMS up to 0.0022), from ops not yet traced. Q4_K_M and the Q3_K mixes
- * hold Q4_K, whose repacked gemm order is only approximated, and Q6_K.
+ * NOTE: these files still show one such flip on the 101-token sequence (max 0.011 to
+ * 0.017, RMS up to 0.0022, measured with tools/golden_diff.ts). The op that differs is
+ * not found yet. Q3_K_M and Q4_K_M contain Q4_K, whose repacked gemm order flint
+ * reconstructs from the kernel's structure, not instruction by instruction.
  */
 const QUANT_EXCEPTIONS: Record<string, { max: number; rms: number }> = {
   Q4_1: { max: 0.02, rms: 0.003 },

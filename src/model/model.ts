@@ -77,8 +77,8 @@ export interface ModelOptions {
    * Summation order of prompt-batch matmuls. "flint" (default) is the fastest. "ggml"
    * rounds Q4_1, Q5_0, Q5_1, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS matmuls as
    * llama.cpp's x86 CPU backend does, so prompt logits match llama.cpp's to float
-   * rounding far more often; those matmuls take 1.3 to 5.4 times as long. Single-token
-   * steps use the "flint" order either way.
+   * rounding far more often. Those matmuls take 1.3 to 5.4 times as long (one thread,
+   * bench/ggml_order_speed.ts). Single-token steps use the "flint" order either way.
    */
   matmulOrder?: MatmulOrder;
   /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
