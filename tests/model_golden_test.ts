@@ -192,28 +192,34 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "forward gives identical logits on 1 and 2 threads",
-  ignore: !HAVE_TESTDATA,
-  async fn() {
-    const golden: MicroGolden = JSON.parse(
-      await Deno.readTextFile(testdataPath("golden/micro-Q4_K_M.json")),
-    );
-    const results: Float32Array[] = [];
-    for (const threads of [1, 2]) {
-      const model = await loadModel(testdataPath("models/micro-Q4_K_M.gguf"), {
-        nCtx: 256,
-        threads,
-      });
-      try {
-        const cache = allocKvCache(model.kernels, model.hparams, 256, "f16");
-        const batch = model.forward.eval(cache, golden.long.tokens, 0, "all");
-        const one = model.forward.eval(cache, [5], golden.long.tokens.length, "last");
-        results.push(Float32Array.from([...batch, ...one]));
-      } finally {
-        await model.close();
+// The "ggml" order runs other matmul kernels and, with an F32 cache, another attention.
+for (
+  const [order, cacheType] of [["flint", "f16"], ["ggml", "f32"]] as const
+) {
+  Deno.test({
+    name: `forward (${order} order, ${cacheType}) same on 1 and 2 threads`,
+    ignore: !HAVE_TESTDATA,
+    async fn() {
+      const golden: MicroGolden = JSON.parse(
+        await Deno.readTextFile(testdataPath("golden/micro-Q4_K_M.json")),
+      );
+      const results: Float32Array[] = [];
+      for (const threads of [1, 2]) {
+        const model = await loadModel(testdataPath("models/micro-Q4_K_M.gguf"), {
+          nCtx: 256,
+          threads,
+          matmulOrder: order,
+        });
+        try {
+          const cache = allocKvCache(model.kernels, model.hparams, 256, cacheType);
+          const batch = model.forward.eval(cache, golden.long.tokens, 0, "all");
+          const one = model.forward.eval(cache, [5], golden.long.tokens.length, "last");
+          results.push(Float32Array.from([...batch, ...one]));
+        } finally {
+          await model.close();
+        }
       }
-    }
-    assert.deepEqual(results[0], results[1]);
-  },
-});
+      assert.deepEqual(results[0], results[1]);
+    },
+  });
+}
