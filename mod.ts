@@ -43,6 +43,7 @@ export {
   DEFAULT_MAX_CTX,
   type LlamaHparams,
   type Logger,
+  type MatmulOrder,
   Model,
   ModelError,
   type ModelErrorContext,

@@ -138,6 +138,99 @@ void flint_expf_ref(float *y, const float *x, int row_begin, int row_end) {
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* ggml's vector expf                                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * The expf approximation of ggml's AVX-512 CPU backend, which llama.cpp applies to
+ * SiLU/SwiGLU and to softmax rows in groups of 16. It differs from a correctly rounded
+ * expf by up to about 2 ULP. Its outputs feed the activation quantization of ffn_down
+ * and attn_output, so these ops use it to give the same codes as ggml.
+ * Steps: n = round(x·log2 e) through the 1.5·2^23 shift, b = x − n·ln2 with ln2 split
+ * into a high and a low part, a degree-5 polynomial p(b) ≈ e^b evaluated as
+ * (1 + c1·b) + u·((c2 + c3·b) + u·(c4 + c5·b)) with u = b², and p·2^n. Every multiply-add
+ * is fused in ggml. Here each one is one double multiply and add, rounded once to float.
+ * The product of two floats is exact in double, so the result differs from a fused float
+ * multiply-add only when the double sum lands exactly on a float rounding midpoint
+ * (rare). |n| > 192 gives 0 (n < 0) or infinity, as in ggml.
+ */
+#define GEXP_SHIFT 0x1.8p23f
+#define GEXP_LOG2E 0x1.715476p+0f
+#define GEXP_LN2_HI 0x1.62e4p-1f
+#define GEXP_LN2_LO 0x1.7f7d1cp-20f
+#define GEXP_C1 0x1.ffffecp-1f
+#define GEXP_C2 0x1.fffdb6p-2f
+#define GEXP_C3 0x1.555e66p-3f
+#define GEXP_C4 0x1.573e2ep-5f
+#define GEXP_C5 0x1.0e4020p-7f
+
+static inline float fmadd_f32(float a, float b, float c) {
+#pragma clang fp contract(off)
+  double p = (double)a * (double)b;
+  return (float)(p + (double)c);
+}
+
+static inline float ggml_expf_scalar(float x) {
+#pragma clang fp contract(off)
+  float z = fmadd_f32(x, GEXP_LOG2E, GEXP_SHIFT);
+  float n = z - GEXP_SHIFT;
+  float b = fmadd_f32(-n, GEXP_LN2_HI, x);
+  b = fmadd_f32(-n, GEXP_LN2_LO, b);
+  float u = b * b;
+  float hi = fmadd_f32(GEXP_C5, b, GEXP_C4);
+  float mid = fmadd_f32(GEXP_C3, b, GEXP_C2);
+  float lo = fmadd_f32(GEXP_C1, b, 1.0f);
+  float j = fmadd_f32(fmadd_f32(hi, u, mid), u, lo);
+  if (__builtin_fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : __builtin_inff();
+  /* j·2^n with one rounding (also into the subnormal range), as AVX-512 scalef does. */
+  double scale = f64_of_bits((uint64_t)((int64_t)n + 1023) << 52);
+  return (float)((double)j * scale);
+}
+
+/* fmadd_f32 on four lanes. */
+static inline v128_t fmadd_f32x4(v128_t a, v128_t b, v128_t c) {
+  v128_t a_hi = wasm_i32x4_shuffle(a, a, 2, 3, 0, 1);
+  v128_t b_hi = wasm_i32x4_shuffle(b, b, 2, 3, 0, 1);
+  v128_t c_hi = wasm_i32x4_shuffle(c, c, 2, 3, 0, 1);
+  v128_t lo = wasm_f64x2_add(
+      wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)),
+      wasm_f64x2_promote_low_f32x4(c));
+  v128_t hi = wasm_f64x2_add(
+      wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(a_hi), wasm_f64x2_promote_low_f32x4(b_hi)),
+      wasm_f64x2_promote_low_f32x4(c_hi));
+  return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi),
+                            0, 1, 4, 5);
+}
+
+static inline v128_t ggml_expf_f32x4(v128_t x) {
+  const v128_t shift = wasm_f32x4_splat(GEXP_SHIFT);
+  v128_t z = fmadd_f32x4(x, wasm_f32x4_splat(GEXP_LOG2E), shift);
+  v128_t n = wasm_f32x4_sub(z, shift);
+  v128_t neg_n = wasm_f32x4_neg(n);
+  v128_t b = fmadd_f32x4(neg_n, wasm_f32x4_splat(GEXP_LN2_HI), x);
+  b = fmadd_f32x4(neg_n, wasm_f32x4_splat(GEXP_LN2_LO), b);
+  v128_t u = wasm_f32x4_mul(b, b);
+  v128_t hi = fmadd_f32x4(wasm_f32x4_splat(GEXP_C5), b, wasm_f32x4_splat(GEXP_C4));
+  v128_t mid = fmadd_f32x4(wasm_f32x4_splat(GEXP_C3), b, wasm_f32x4_splat(GEXP_C2));
+  v128_t lo = fmadd_f32x4(wasm_f32x4_splat(GEXP_C1), b, wasm_f32x4_splat(1.0f));
+  v128_t j = fmadd_f32x4(fmadd_f32x4(hi, u, mid), u, lo);
+  /* 2^n as doubles; lanes with |n| > 192 (or NaN) are replaced below, so their bits here
+     do not matter, but n is clamped to keep the shift in range. */
+  v128_t nc = wasm_f32x4_min(wasm_f32x4_max(n, wasm_f32x4_splat(-193.0f)), wasm_f32x4_splat(193.0f));
+  v128_t ni = wasm_i32x4_trunc_sat_f32x4(nc);
+  v128_t e_lo = wasm_i64x2_shl(wasm_i64x2_add(wasm_i64x2_extend_low_i32x4(ni), wasm_i64x2_splat(1023)), 52);
+  v128_t e_hi = wasm_i64x2_shl(wasm_i64x2_add(wasm_i64x2_extend_high_i32x4(ni), wasm_i64x2_splat(1023)), 52);
+  v128_t r_lo = wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(j), e_lo);
+  v128_t r_hi = wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(j, j, 2, 3, 0, 1)), e_hi);
+  v128_t res = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(r_lo),
+                                  wasm_f32x4_demote_f64x2_zero(r_hi), 0, 1, 4, 5);
+  v128_t big = wasm_f32x4_gt(wasm_f32x4_abs(n), wasm_f32x4_splat(192.0f));
+  v128_t alt = wasm_v128_and(wasm_f32x4_gt(n, wasm_f32x4_splat(0.0f)),
+                             wasm_f32x4_splat(__builtin_inff()));
+  return wasm_v128_bitselect(alt, res, big);
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* F32 <-> F16                                                                           */
 /* ------------------------------------------------------------------------------------ */
 
@@ -264,13 +357,13 @@ void flint_scale(float *y, const float *x, float s, int row_begin, int row_end) 
   NOVEC for (; i < row_end; i++) y[i] = x[i] * s;
 }
 
-/* silu(x) = x / (1 + expf(-x)), in float like ggml_silu_f32. */
+/* silu(x) = x / (1 + expf(-x)) in float, with ggml's vector expf as in ggml_v_silu. */
 static inline float silu_scalar(float x) {
-  return x / (1.0f + expf_scalar(-x));
+  return x / (1.0f + ggml_expf_scalar(-x));
 }
 
 static inline v128_t silu_f32x4(v128_t x) {
-  v128_t e = expf_f32x4(wasm_f32x4_neg(x));
+  v128_t e = ggml_expf_f32x4(wasm_f32x4_neg(x));
   return wasm_f32x4_div(x, wasm_f32x4_add(wasm_f32x4_splat(1.0f), e));
 }
 
@@ -339,14 +432,11 @@ void flint_rms_norm(float *y, const float *x, const float *w, int n, float eps,
   for (int r = row_begin; r < row_end; r++) {
     const float *xr = x + (size_t)r * n;
     float *yr = y + (size_t)r * n;
-    v128_t lo = wasm_f64x2_splat(0.0), hi = wasm_f64x2_splat(0.0);
+    /* One sequential double sum, as ggml's rms_norm: the bits of the mean feed the
+       activation quantization of the next matmul. */
+    double sum = 0.0;
     int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      v128_t v = wasm_v128_load(xr + i);
-      accumulate_f64(&lo, &hi, wasm_f32x4_mul(v, v));
-    }
-    double sum = hsum_f64x2(wasm_f64x2_add(lo, hi));
-    for (; i < n; i++) sum += (double)(xr[i] * xr[i]);
+    NOVEC for (; i < n; i++) sum += (double)(xr[i] * xr[i]);
     float mean = (float)(sum / n);
     float scale = 1.0f / __builtin_sqrtf(mean + eps);
     v128_t vs = wasm_f32x4_splat(scale);
@@ -444,6 +534,10 @@ void flint_softmax_ref(float *y, const float *x, int n, int row_begin, int row_e
  * because they need accurate cos/sin. Pair i rotates elements (2i, 2i+1) in the normal
  * layout and (i, i + n_rot/2) in the NeoX layout. Elements from n_rot to head_dim are
  * copied unchanged.
+ * The rotation rounds as ggml's C code does once the compiler contracts it to FMA:
+ * y0 = fma(x0, cos, -(x1·sin)) and y1 = fma(x0, sin, x1·cos), where the product
+ * inside is rounded first (GCC and clang fuse the left product of a·b ± c·d). With
+ * this form micro-Q5_K_S, Q5_K_M and IQ4_XS match llama.cpp on the 101-token goldens.
  */
 FLINT_EXPORT(flint_rope)
 void flint_rope(float *y, const float *x, const float *cache, int n_head, int head_dim,
@@ -460,31 +554,30 @@ void flint_rope(float *y, const float *x, const float *cache, int n_head, int he
         v128_t c = wasm_i32x4_shuffle(c01, c23, 0, 2, 4, 6);
         v128_t s = wasm_i32x4_shuffle(c01, c23, 1, 3, 5, 7);
         v128_t x0 = wasm_v128_load(xr + i), x1 = wasm_v128_load(xr + i + half);
-        wasm_v128_store(yr + i, wasm_f32x4_sub(wasm_f32x4_mul(x0, c), wasm_f32x4_mul(x1, s)));
-        wasm_v128_store(yr + i + half, wasm_f32x4_add(wasm_f32x4_mul(x0, s), wasm_f32x4_mul(x1, c)));
+        wasm_v128_store(yr + i, fmadd_f32x4(x0, c, wasm_f32x4_neg(wasm_f32x4_mul(x1, s))));
+        wasm_v128_store(yr + i + half, fmadd_f32x4(x0, s, wasm_f32x4_mul(x1, c)));
       }
       for (; i < half; i++) {
         float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[i], x1 = xr[i + half];
-        yr[i] = x0 * c - x1 * s;
-        yr[i + half] = x0 * s + x1 * c;
+        yr[i] = fmadd_f32(x0, c, -(x1 * s));
+        yr[i + half] = fmadd_f32(x0, s, x1 * c);
       }
     } else {
       /* Lanes hold (x0, x1, x0', x1') and (cos, sin, cos', sin'). */
       for (; i + 2 <= half; i += 2) {
         v128_t v = wasm_v128_load(xr + 2 * i);
         v128_t cs4 = wasm_v128_load(cs + 2 * i);
-        v128_t c = wasm_i32x4_shuffle(cs4, cs4, 0, 0, 2, 2);
-        v128_t s = wasm_i32x4_shuffle(cs4, cs4, 1, 1, 3, 3);
-        v128_t swapped = wasm_i32x4_shuffle(v, v, 1, 0, 3, 2);  /* (x1, x0, ...) */
-        v128_t t = wasm_f32x4_mul(swapped, s);                   /* (x1 s, x0 s) */
-        v128_t u = wasm_f32x4_mul(v, c);                         /* (x0 c, x1 c) */
-        v128_t diff = wasm_f32x4_sub(u, t), sum = wasm_f32x4_add(u, t);
-        wasm_v128_store(yr + 2 * i, wasm_i32x4_shuffle(diff, sum, 0, 5, 2, 7));
+        v128_t x0 = wasm_i32x4_shuffle(v, v, 0, 0, 2, 2);
+        v128_t x1 = wasm_i32x4_shuffle(v, v, 1, 1, 3, 3);
+        /* (-(x1 s), x1 c, ...): the product that is rounded before the fused step. */
+        v128_t t = wasm_f32x4_mul(x1, wasm_i32x4_shuffle(cs4, cs4, 1, 0, 3, 2));
+        t = wasm_v128_xor(t, wasm_i32x4_make((int32_t)0x80000000, 0, (int32_t)0x80000000, 0));
+        wasm_v128_store(yr + 2 * i, fmadd_f32x4(x0, cs4, t));
       }
       for (; i < half; i++) {
         float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[2 * i], x1 = xr[2 * i + 1];
-        yr[2 * i] = x0 * c - x1 * s;
-        yr[2 * i + 1] = x0 * s + x1 * c;
+        yr[2 * i] = fmadd_f32(x0, c, -(x1 * s));
+        yr[2 * i + 1] = fmadd_f32(x0, s, x1 * c);
       }
     }
     if (yr != xr) for (int j = n_rot; j < head_dim; j++) yr[j] = xr[j];
@@ -502,8 +595,8 @@ void flint_rope_ref(float *y, const float *x, const float *cache, int n_head, in
     NOVEC for (int i = 0; i < half; i++) {
       int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
       float c = cs[2 * i], s = cs[2 * i + 1], x0 = xr[a], x1 = xr[b];
-      yr[a] = x0 * c - x1 * s;
-      yr[b] = x0 * s + x1 * c;
+      yr[a] = fmadd_f32(x0, c, -(x1 * s));
+      yr[b] = fmadd_f32(x0, s, x1 * c);
     }
     NOVEC for (int j = n_rot; j < head_dim; j++) yr[j] = xr[j];
   }
@@ -523,13 +616,49 @@ static inline float round_f16_scalar(float v) {
   return f32_of_f16_scalar(f16_of_f32_scalar(v));
 }
 
-/* Turns scores[0..n) into softmax weights of scores*scale, as ggml_soft_max_ext does. */
+/*
+ * Turns scores[0..n) into softmax weights of scores*scale, as ggml_soft_max_ext does on
+ * ggml's AVX-512 backend: e = expf(s - max) with ggml's vector expf, in groups of 16
+ * whose 16 lanes are added as a tree (i + 8, then + 4, + 2, + 1) in float before each
+ * group total is added to a double sum, and then a multiply by float(1/sum). llama.cpp
+ * pads the KV length and masks the padding with -inf, which contributes exp = 0, so a
+ * partial last group is summed as if zero-filled.
+ */
 static void attention_softmax(float *p, int n, float scale) {
   v128_t vs = wasm_f32x4_splat(scale);
   int i = 0;
   for (; i + 4 <= n; i += 4) wasm_v128_store(p + i, wasm_f32x4_mul(wasm_v128_load(p + i), vs));
   for (; i < n; i++) p[i] *= scale;
-  softmax_row(p, p, n);
+
+  float max = -__builtin_inff();
+  for (i = 0; i < n; i++) max = p[i] > max ? p[i] : max;
+
+  v128_t vm = wasm_f32x4_splat(max);
+  double sum = 0.0;
+  for (int g = 0; g < n; g += 16) {
+    v128_t e[4];
+    for (int q = 0; q < 4; q++) {
+      int at = g + 4 * q;
+      if (at + 4 <= n) {
+        e[q] = ggml_expf_f32x4(wasm_f32x4_sub(wasm_v128_load(p + at), vm));
+        wasm_v128_store(p + at, e[q]);
+      } else {
+        float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int m = 0; m < 4 && at + m < n; m++) t[m] = p[at + m] = ggml_expf_scalar(p[at + m] - max);
+        e[q] = wasm_v128_load(t);
+      }
+    }
+    v128_t s4 = wasm_f32x4_add(wasm_f32x4_add(e[0], e[2]), wasm_f32x4_add(e[1], e[3]));
+    float s = (wasm_f32x4_extract_lane(s4, 0) + wasm_f32x4_extract_lane(s4, 2)) +
+              (wasm_f32x4_extract_lane(s4, 1) + wasm_f32x4_extract_lane(s4, 3));
+    sum += (double)s;
+  }
+
+  float inv = (float)(1.0 / sum);
+  v128_t vi = wasm_f32x4_splat(inv);
+  i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(p + i, wasm_f32x4_mul(wasm_v128_load(p + i), vi));
+  for (; i < n; i++) p[i] *= inv;
 }
 
 /* Largest head_dim the kernel accepts (F16 copies of the query heads live on the stack). */
@@ -638,6 +767,115 @@ typedef struct {
 } attention_run;
 
 /*
+ * Attention over an F32 cache in ggml's order of operations (AVX-512 build, flash
+ * attention off), so that the output, which llama.cpp quantizes for attn_output,
+ * has the same bits:
+ * - Q·K for a batch goes through ggml_vec_dot_f32, because Q is a permuted,
+ *   non-contiguous view and llamafile's sgemm does not take it. That function feeds 64
+ *   elements per step into four 16-lane fused multiply-add accumulators, adds them
+ *   (0+2, 1+3, then 0+1), reduces the lanes as a tree and adds the remaining
+ *   head_dim % 64 elements by a sequential fused multiply-add. For a single token Q is contiguous and goes through sgemm instead
+ *   (see dot_f32_lanes16).
+ * - softmax as in attention_softmax.
+ * - P·V through llamafile's sgemm (V is stored transposed and the KV length is padded
+ *   to a multiple of 16): 16 lanes over cache positions (lane j % 16), fused
+ *   multiply-adds in position order, then a tree reduction of the lanes.
+ */
+
+/* The 16-lane tree reduction of _mm512_reduce_add_ps: lane l + lane l+8, then +4, +2, +1. */
+static inline float reduce16(v128_t a, v128_t b, v128_t c, v128_t d) {
+  v128_t s4 = wasm_f32x4_add(wasm_f32x4_add(a, c), wasm_f32x4_add(b, d));
+  return (wasm_f32x4_extract_lane(s4, 0) + wasm_f32x4_extract_lane(s4, 2)) +
+         (wasm_f32x4_extract_lane(s4, 1) + wasm_f32x4_extract_lane(s4, 3));
+}
+
+/* x·y over n floats as ggml_vec_dot_f32 computes it. */
+static float dot_f32_ggml(const float *x, const float *y, int n) {
+  const int np = n & ~63;
+  float sum = 0.0f;
+  if (np > 0) {
+    v128_t acc[4][4];
+    for (int a = 0; a < 4; a++)
+      for (int q = 0; q < 4; q++) acc[a][q] = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < np; i += 64)
+      for (int a = 0; a < 4; a++)
+        for (int q = 0; q < 4; q++) {
+          int at = i + 16 * a + 4 * q;
+          acc[a][q] = fmadd_f32x4(wasm_v128_load(x + at), wasm_v128_load(y + at), acc[a][q]);
+        }
+    for (int q = 0; q < 4; q++) {
+      acc[0][q] = wasm_f32x4_add(acc[0][q], acc[2][q]);
+      acc[1][q] = wasm_f32x4_add(acc[1][q], acc[3][q]);
+      acc[0][q] = wasm_f32x4_add(acc[0][q], acc[1][q]);
+    }
+    sum = reduce16(acc[0][0], acc[0][1], acc[0][2], acc[0][3]);
+  }
+  for (int i = np; i < n; i++) sum = fmadd_f32(x[i], y[i], sum);
+  return sum;
+}
+
+/* x·y over n floats (a multiple of 16) as llamafile's AVX-512 sgemm computes one output. */
+static float dot_f32_lanes16(const float *x, const float *y, int n) {
+  v128_t acc[4];
+  for (int q = 0; q < 4; q++) acc[q] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n; i += 16)
+    for (int q = 0; q < 4; q++)
+      acc[q] = fmadd_f32x4(wasm_v128_load(x + i + 4 * q), wasm_v128_load(y + i + 4 * q), acc[q]);
+  return reduce16(acc[0], acc[1], acc[2], acc[3]);
+}
+
+static void attention_f32_ggml(float *out, const float *q, const float *k, const float *v,
+                               const int32_t *positions, int n_tokens, int n_head,
+                               int n_head_kv, int head_dim, float *scratch,
+                               int scratch_stride, int row_begin, int row_end) {
+  const int group = n_head / n_head_kv;
+  const size_t q_stride = (size_t)n_head * head_dim;
+  const size_t kv_stride = (size_t)n_head_kv * head_dim;
+  const float scale = 1.0f / __builtin_sqrtf((float)head_dim);
+  /* acc[lane][d]: the 16 sgemm lanes of every output element of one head. */
+  float acc[16][ATTN_MAX_HEAD_DIM] __attribute__((aligned(16)));
+  const int lanes16 = n_tokens == 1 && head_dim % 16 == 0;
+
+  for (int h = row_begin; h < row_end; h++) {
+    const size_t kv_off = (size_t)(h / group) * head_dim;
+    float *p = scratch + (size_t)h * scratch_stride;
+    for (int t = 0; t < n_tokens; t++) {
+      const float *qt = q + t * q_stride + (size_t)h * head_dim;
+      float *ot = out + t * q_stride + (size_t)h * head_dim;
+      const int n_kv = positions[t] + 1;
+      if (n_kv < 1 || n_kv > scratch_stride) __builtin_trap();
+
+      for (int j = 0; j < n_kv; j++) {
+        const float *kj = k + j * kv_stride + kv_off;
+        p[j] = lanes16 ? dot_f32_lanes16(kj, qt, head_dim) : dot_f32_ggml(kj, qt, head_dim);
+      }
+      attention_softmax(p, n_kv, scale);
+
+      const int lanes = n_kv < 16 ? n_kv : 16;
+      for (int l = 0; l < lanes; l++)
+        for (int d = 0; d < head_dim; d += 4) wasm_v128_store(acc[l] + d, wasm_f32x4_splat(0.0f));
+      for (int j = 0; j < n_kv; j++) {
+        const float *vj = v + j * kv_stride + kv_off;
+        float *aj = acc[j & 15];
+        v128_t pj = wasm_f32x4_splat(p[j]);
+        for (int d = 0; d < head_dim; d += 4)
+          wasm_v128_store(aj + d, fmadd_f32x4(pj, wasm_v128_load(vj + d), wasm_v128_load(aj + d)));
+      }
+      for (int l = lanes; l < 16; l++)
+        for (int d = 0; d < head_dim; d += 4) wasm_v128_store(acc[l] + d, wasm_f32x4_splat(0.0f));
+      for (int d = 0; d < head_dim; d += 4) {
+        v128_t s[8];
+        for (int l = 0; l < 8; l++)
+          s[l] = wasm_f32x4_add(wasm_v128_load(acc[l] + d), wasm_v128_load(acc[l + 8] + d));
+        for (int l = 0; l < 4; l++) s[l] = wasm_f32x4_add(s[l], s[l + 4]);
+        for (int l = 0; l < 2; l++) s[l] = wasm_f32x4_add(s[l], s[l + 2]);
+        wasm_v128_store(ot + d, wasm_f32x4_add(s[0], s[1]));
+      }
+    }
+  }
+}
+
+/*
  * Causal attention with grouped-query heads over one layer's KV cache.
  *   out   [n_tokens][n_head * head_dim] float
  *   q     [n_tokens][n_head * head_dim] float, RoPE already applied
@@ -659,6 +897,11 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
                      int head_dim, float *scratch, int scratch_stride,
                      int row_begin, int row_end) {
   if (head_dim > ATTN_MAX_HEAD_DIM || head_dim % 4 != 0) __builtin_trap();
+  if (!kv_f16) {
+    attention_f32_ggml(out, q, k, v, positions, n_tokens, n_head, n_head_kv, head_dim, scratch,
+                       scratch_stride, row_begin, row_end);
+    return;
+  }
   const int group = n_head / n_head_kv;
   const size_t q_stride = (size_t)n_head * head_dim;
   const size_t elem = kv_f16 ? 2 : 4;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { HAVE_TESTDATA, testdataPath } from "./testdata.ts";
-import { allocKvCache, loadModel, type Model } from "../src/model/mod.ts";
+import { allocKvCache, loadModel, type MatmulOrder, type Model } from "../src/model/mod.ts";
 import { argmax } from "../src/sampling/mod.ts";
 
 interface MicroGolden {
@@ -44,15 +44,26 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
   BF16: { max: 1.5e-2, rms: 1.5e-2 },
 };
 /**
- * Quantized files. Activations are quantized exactly as ggml does, so most positions
- * agree to float rounding. Sums accumulate in another order than in ggml's AVX paths,
- * though. Now and then that moves an activation across a rounding boundary, one
- * quantized code differs and a position's logits move by up to about 0.02. Which
- * positions flip changes whenever a kernel's summation order changes.
- * NOTE: a max bar of 0.01 holds for seq (a) on nearly every quantized file but not for
- * the 101-token seq (b) on most of them (measured max 0.005 to 0.021, RMS up to 0.0038).
+ * Quantized files, evaluated with matmulOrder "ggml". Activations are quantized exactly
+ * as ggml does and most f32 values that feed the quantization have ggml's bits, so most
+ * positions agree to float rounding. Where one value still differs by an ULP, one
+ * quantized code can flip and move that position's logits by about 0.01 to 0.02.
  */
-const QUANT_BAR = { max: 0.03, rms: 0.005 };
+const QUANT_BAR = { max: 0.01, rms: 0.003 };
+/**
+ * NOTE: these files still show one such flip on the 101-token sequence (max 0.011 to
+ * 0.017, RMS up to 0.0022, measured with tools/golden_diff.ts). The op that differs is
+ * not found yet. Q3_K_M and Q4_K_M contain Q4_K, whose repacked gemm order flint
+ * reconstructs from the kernel's structure, not instruction by instruction.
+ */
+const QUANT_EXCEPTIONS: Record<string, { max: number; rms: number }> = {
+  Q4_1: { max: 0.02, rms: 0.003 },
+  Q3_K_S: { max: 0.02, rms: 0.003 },
+  Q3_K_M: { max: 0.02, rms: 0.003 },
+  Q4_K_M: { max: 0.02, rms: 0.003 },
+};
+/** Quantized files with the default matmul order, which is not llama.cpp's. */
+const FLINT_ORDER_BAR = { max: 0.03, rms: 0.005 };
 /** A row within this of llama.cpp's counts as matching to float rounding (reported only). */
 const EXACT = 1e-5;
 
@@ -77,8 +88,8 @@ function compare(got: Float32Array, want: number[][], nVocab: number) {
   };
 }
 
-async function withModel(path: string, fn: (m: Model) => void) {
-  const model = await loadModel(path, { nCtx: 512, cacheType: "f32", threads: 1 });
+async function withModel(path: string, fn: (m: Model) => void, matmulOrder: MatmulOrder = "ggml") {
+  const model = await loadModel(path, { nCtx: 512, cacheType: "f32", threads: 1, matmulOrder });
   try {
     fn(model);
   } finally {
@@ -96,7 +107,7 @@ for (const type of TYPES) {
       );
       await withModel(testdataPath(`models/micro-${type}.gguf`), (model) => {
         const nVocab = model.hparams.nVocab;
-        const bar = FLOAT_BARS[type] ?? QUANT_BAR;
+        const bar = FLOAT_BARS[type] ?? QUANT_EXCEPTIONS[type] ?? QUANT_BAR;
         for (
           const [label, tokens, logits] of [
             ["a", golden.tokens, golden.logits],
@@ -129,6 +140,30 @@ for (const type of TYPES) {
         }
         if (type === "F32") assert.equal(checked, 32);
       });
+
+      // The default "flint" matmul order rounds differently from llama.cpp, so quantized
+      // files flip a code now and then (measured max 0.019, RMS 0.0037).
+      await withModel(testdataPath(`models/micro-${type}.gguf`), (model) => {
+        const bar = FLOAT_BARS[type] ?? FLINT_ORDER_BAR;
+        for (
+          const [tokens, logits] of [[golden.tokens, golden.logits], [
+            golden.long.tokens,
+            golden.long.logits,
+          ]] as const
+        ) {
+          const cache = allocKvCache(model.kernels, model.hparams, 512, "f32");
+          const r = compare(
+            model.forward.eval(cache, tokens, 0, "all"),
+            logits,
+            model.hparams.nVocab,
+          );
+          const what = `${type} flint order: max ${r.max.toExponential(2)}, rms ${
+            r.rms.toExponential(2)
+          }`;
+          assert.ok(r.max <= bar.max, what);
+          assert.ok(r.rms <= bar.rms, what);
+        }
+      }, "flint");
     },
   });
 }
@@ -178,28 +213,34 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "forward gives identical logits on 1 and 2 threads",
-  ignore: !HAVE_TESTDATA,
-  async fn() {
-    const golden: MicroGolden = JSON.parse(
-      await Deno.readTextFile(testdataPath("golden/micro-Q4_K_M.json")),
-    );
-    const results: Float32Array[] = [];
-    for (const threads of [1, 2]) {
-      const model = await loadModel(testdataPath("models/micro-Q4_K_M.gguf"), {
-        nCtx: 256,
-        threads,
-      });
-      try {
-        const cache = allocKvCache(model.kernels, model.hparams, 256, "f16");
-        const batch = model.forward.eval(cache, golden.long.tokens, 0, "all");
-        const one = model.forward.eval(cache, [5], golden.long.tokens.length, "last");
-        results.push(Float32Array.from([...batch, ...one]));
-      } finally {
-        await model.close();
+// The "ggml" order runs other matmul kernels and, with an F32 cache, another attention.
+for (
+  const [order, cacheType] of [["flint", "f16"], ["ggml", "f32"]] as const
+) {
+  Deno.test({
+    name: `forward (${order} order, ${cacheType}) same on 1 and 2 threads`,
+    ignore: !HAVE_TESTDATA,
+    async fn() {
+      const golden: MicroGolden = JSON.parse(
+        await Deno.readTextFile(testdataPath("golden/micro-Q4_K_M.json")),
+      );
+      const results: Float32Array[] = [];
+      for (const threads of [1, 2]) {
+        const model = await loadModel(testdataPath("models/micro-Q4_K_M.gguf"), {
+          nCtx: 256,
+          threads,
+          matmulOrder: order,
+        });
+        try {
+          const cache = allocKvCache(model.kernels, model.hparams, 256, cacheType);
+          const batch = model.forward.eval(cache, golden.long.tokens, 0, "all");
+          const one = model.forward.eval(cache, [5], golden.long.tokens.length, "last");
+          results.push(Float32Array.from([...batch, ...one]));
+        } finally {
+          await model.close();
+        }
       }
-    }
-    assert.deepEqual(results[0], results[1]);
-  },
-});
+      assert.deepEqual(results[0], results[1]);
+    },
+  });
+}

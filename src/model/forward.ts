@@ -23,6 +23,12 @@ const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
 
+/**
+ * Summation order of prompt-batch matmuls: flint's fastest, or llama.cpp's x86 order
+ * (kernels/ggml_order.c) for the types that have it.
+ */
+export type MatmulOrder = "flint" | "ggml";
+
 /** Optional callback that receives every named activation, for comparing with a reference. */
 export type ActivationHook = (name: string, layer: number, ptr: number, floats: number) => void;
 
@@ -69,6 +75,7 @@ export class LlamaForward {
   readonly maxBatch: number;
   hook?: ActivationHook;
   readonly #s: Scratch;
+  readonly matmulOrder: MatmulOrder;
   /** Source buffer and activation type of the rows now in the quantized buffer. */
   #xqFor: { src: number; act: GgmlType; n: number } | null = null;
 
@@ -78,8 +85,10 @@ export class LlamaForward {
     hp: LlamaHparams,
     weights: LlamaWeights,
     maxBatch: number,
+    options: { matmulOrder?: MatmulOrder } = {},
   ) {
     this.kernels = kernels;
+    this.matmulOrder = options.matmulOrder ?? "flint";
     this.dispatcher = dispatcher;
     this.ops = new Ops(kernels, dispatcher);
     this.hp = hp;
@@ -287,8 +296,12 @@ export class LlamaForward {
         MATVEC_GRAIN,
       );
     } else {
+      // The ggml-order kernels read row-major weights only.
+      const ggml = this.matmulOrder === "ggml" && wt.kernelType === wt.type &&
+        k.exports.flint_ggml_order_supported(wt.type, wt.ne0) === 1;
+      const kernel = ggml ? "flint_matmul_ggml" : "flint_matmul";
       this.dispatcher.run(
-        "flint_matmul",
+        kernel,
         [
           wt.kernelType,
           k.ptr(wt.ptr),

@@ -11,7 +11,7 @@ import { createTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { applyChatTemplate, type ChatTemplateChoice, chooseChatTemplate } from "../chat/mod.ts";
 import { LlamaSession, type SessionOptions } from "../engine/session.ts";
 import { ContextError } from "./errors.ts";
-import { LlamaForward } from "./forward.ts";
+import { LlamaForward, type MatmulOrder } from "./forward.ts";
 import { type LlamaHparams, readLlamaHparams } from "./hparams.ts";
 import { allocKvCache, type CacheType, type KvCache, kvCacheBytes } from "./kv_cache.ts";
 import { isKnownUnused, loadWeights, planWeights } from "./weights.ts";
@@ -73,6 +73,14 @@ export interface ModelOptions {
    * Jinja source. Default: the GGUF's template, else one picked from the model name.
    */
   chatTemplate?: string;
+  /**
+   * Summation order of prompt-batch matmuls. "flint" (default) is the fastest. "ggml"
+   * rounds Q4_1, Q5_0, Q5_1, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS matmuls as
+   * llama.cpp's x86 CPU backend does, so prompt logits match llama.cpp's to float
+   * rounding far more often. Those matmuls take 1.3 to 5.4 times as long (one thread,
+   * bench/ggml_order_speed.ts). Single-token steps use the "flint" order either way.
+   */
+  matmulOrder?: MatmulOrder;
   /** Kernel build; default wasm32 when everything fits in 4 GiB, else wasm64. */
   target?: "wasm32" | "wasm64";
   /** Receives warnings about the model and debug detail; default silent. */
@@ -276,7 +284,9 @@ export async function loadModel(
       pool = await KernelPool.create(kernels, { threads });
       dispatcher = pool;
     }
-    const forward = new LlamaForward(kernels, dispatcher, hparams, weights, nBatch);
+    const forward = new LlamaForward(kernels, dispatcher, hparams, weights, nBatch, {
+      matmulOrder: options.matmulOrder,
+    });
     return new Model({
       file,
       hparams,
