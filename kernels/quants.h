@@ -347,6 +347,21 @@ static inline v128_t dot16_i8_u7(v128_t a, v128_t b) {
 #endif
 }
 
+/*
+ * As dot16_i8_u7, but lane i is always a[2i]·b[2i] + a[2i+1]·b[2i+1] (adjacent bytes), as
+ * the relaxed instruction defines it; dot16_i8_u7's plain form pairs bytes i and i + 8.
+ * For layouts whose lanes must stay apart (Q4_K lanes).
+ */
+static inline v128_t dot16_pairs_i8_u7(v128_t a, v128_t b) {
+#ifdef FLINT_RELAXED
+  return wasm_i16x8_relaxed_dot_i8x16_i7x16(a, b);
+#else
+  v128_t a_even = wasm_i16x8_shr(wasm_i16x8_shl(a, 8), 8), a_odd = wasm_i16x8_shr(a, 8);
+  v128_t b_even = wasm_v128_and(b, wasm_i16x8_splat(0xff)), b_odd = wasm_u16x8_shr(b, 8);
+  return wasm_i16x8_add(wasm_i16x8_mul(a_even, b_even), wasm_i16x8_mul(a_odd, b_odd));
+#endif
+}
+
 /* As dot16_i8_u7 for two signed operands with |a|, |b| ≤ 127 (plain SIMD128 only). */
 static inline v128_t dot16_i8_i8(v128_t a, v128_t b) {
   return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(a, b), wasm_i16x8_extmul_high_i8x16(a, b));
@@ -616,6 +631,21 @@ void vec_dot_part_q4_K_q8_K(int nb, const void *x, const void *y, v128_t state[2
 void vec_dot_part_q6_K_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
 float vec_dot_finish_q4_K_q8_K(const v128_t state[2]);
 float vec_dot_finish_q6_K_q8_K(const v128_t state[2]);
+/* Q4_K in the lanes layout (q4_k_lanes.c) and its permuted Q8_K activations. */
+void quantize_row_q8_K_lanes(const float *x, void *y, int n);
+void repack_q4_K_lanes(void *w, size_t n_blocks);
+void dequantize_row_q4_K_lanes(const void *x, float *y, int n);
+void dequantize_row_q4_K_lanes_scalar(const void *x, float *y, int n);
+float vec_dot_q4_K_lanes_q8_K(int n, const void *x, const void *y);
+float vec_dot_q4_K_lanes_q8_K_scalar(int n, const void *x, const void *y);
+void vec_dot_q4_K_lanes_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q4_K_lanes_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+void vec_dot_part_q4_K_lanes_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
+float vec_dot_finish_q4_K_lanes_q8_K(const v128_t state[2]);
+void vec_dot_part_q4_K_lanes_q8_K_x4(int nb, const void *x, const void *const ys[4],
+                                     v128_t state[4][2]);
+void vec_dot_part_q4_K_lanes_q8_K_x8(int nb, const void *x, const void *const ys[8],
+                                     v128_t state[8][2]);
 /* dot_part for one weight row against four or eight tokens, each with its own state. */
 typedef void (*dot_part_x4_fn)(int nb, const void *x, const void *const ys[4], v128_t state[4][2]);
 typedef void (*dot_part_x8_fn)(int nb, const void *x, const void *const ys[8], v128_t state[8][2]);

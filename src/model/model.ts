@@ -276,7 +276,14 @@ export async function loadModel(
       `kernels ${kernels.build.target}${kernels.build.relaxed ? " relaxed" : ""}; ` +
         `${(plan.totalBytes / 2 ** 30).toFixed(2)} GiB of weights`,
     );
-    const weights = await loadWeights(file, hparams, plan, kernels, options.onProgress);
+    const weights = await loadWeights(
+      file,
+      hparams,
+      plan,
+      kernels,
+      options.onProgress,
+      options.matmulOrder !== "ggml",
+    );
     let pool: KernelPool | undefined;
     let dispatcher: Dispatcher = new SingleThread(kernels);
     const threads = options.threads ?? navigator.hardwareConcurrency ?? 1;

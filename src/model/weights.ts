@@ -12,8 +12,11 @@ import {
 } from "../gguf/mod.ts";
 import { GgmlType as T } from "../gguf/mod.ts";
 import {
+  isLanesSupported,
   isSegmentSupported,
   isSupportedWeightType,
+  LANES,
+  repackLanes,
   repackSegments,
   SEGMENT_ROWS,
   SEGMENTED,
@@ -26,7 +29,7 @@ import type { LlamaHparams } from "./hparams.ts";
 export interface Weight {
   name: string;
   type: GgmlType;
-  /** `type` plus the kernels' layout flag (`SEGMENTED`) when the rows were repacked. */
+  /** `type` plus the kernels' layout flags (`LANES`, `SEGMENTED`) for repacked data. */
   kernelType: number;
   /** Byte address in kernel memory. */
   ptr: number;
@@ -167,7 +170,10 @@ export function isKnownUnused(name: string): boolean {
 
 /**
  * Reads every planned tensor into kernel memory and returns the bound weights.
- * `onProgress` is called after each tensor with the bytes read so far.
+ * `onProgress` is called after each tensor with the bytes read so far. With `repack`
+ * (the default) matrices go into the kernels' faster layouts: Q4_K blocks in lane order
+ * and rows over 32 blocks in column segments. Without it every matrix stays as in the
+ * file, which the ggml-order kernels need.
  */
 export async function loadWeights(
   file: GgufFile,
@@ -175,6 +181,7 @@ export async function loadWeights(
   plan: WeightPlan,
   kernels: Kernels,
   onProgress?: (loadedBytes: number, totalBytes: number) => void,
+  repack = true,
 ): Promise<LlamaWeights> {
   const loaded = new Map<string, Weight>();
   let done = 0;
@@ -188,10 +195,16 @@ export async function loadWeights(
     const ne1 = info.ne.length > 1 ? info.ne[1] : 1;
     const rowBytes = (ne0 / blockSize) * typeSize;
     let kernelType: number = info.type;
-    if (segmentWorthwhile(kernels, info.type, ne0, ne1, blockSize)) {
+    // token_embd is only read row by row, unless it doubles as the output matrix.
+    const product = name !== "token_embd.weight" || plan.tiedOutput;
+    if (repack && product && isLanesSupported(kernels, info.type)) {
+      repackLanes(kernels, info.type, ptr, info.nBytes / typeSize);
+      kernelType |= LANES;
+    }
+    if (repack && segmentWorthwhile(kernels, info.type, ne0, ne1, blockSize)) {
       repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
       repackSegments(kernels, info.type, ptr, rowBytes, ne0, ne1, repackTmp);
-      kernelType = info.type | SEGMENTED;
+      kernelType |= SEGMENTED;
     }
     loaded.set(name, { name, type: info.type, kernelType, ptr, ne0, ne1, rowBytes });
     done += info.nBytes;
