@@ -11,24 +11,27 @@
  * --threads=N adds the matvec (and with --tokens the matmul) on a KernelPool of N threads
  * (rows split in groups of 4).
  * --interleave repacks the types that support it with repackRows4 first; --segments
- * with repackSegments.
+ * with repackSegments; --lanes Q4_K with repackLanes (combines with --segments).
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
  */
 import { parseArgs } from "node:util";
-import { type GgmlType, ggmlTypeFromName, rowBytes } from "../src/gguf/ggml_type.ts";
+import { GGML_TYPES, type GgmlType, ggmlTypeFromName, rowBytes } from "../src/gguf/ggml_type.ts";
 import { loadKernels } from "../src/kernels/runtime.ts";
 import { KernelPool } from "../src/kernels/pool.ts";
 import {
   activationRowBytes,
   INTERLEAVED_4,
   isInterleaveSupported,
+  isLanesSupported,
   isSegmentSupported,
+  LANES,
   matmul,
   matvec,
   matvecScalar,
   quantizeRow,
+  repackLanes,
   repackRows4,
   repackSegments,
   SEGMENTED,
@@ -65,6 +68,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     interleave: { type: "boolean", default: false },
     segments: { type: "boolean", default: false },
+    lanes: { type: "boolean", default: false },
   },
 });
 
@@ -151,14 +155,20 @@ for (const name of values.types.split(",")) {
       mem.set(src.subarray(0, Math.min(src.length, total - at)), at);
     }
     if (activationRowBytes(type, cols) > 14336 * 4) throw new Error("activation buffer too small");
-    quantizeRow(k, type, x, xq, cols);
     let layout: number = type;
+    if (values.lanes && isLanesSupported(k, type)) {
+      repackLanes(k, type, w, total / GGML_TYPES[type].typeSize);
+      layout = type | LANES;
+    }
+    // Activations take the block format's id, without a row layout flag.
+    const actType = layout as GgmlType;
+    quantizeRow(k, actType, x, xq, cols);
     if (values.interleave && isInterleaveSupported(k, type)) {
       repackRows4(k, type, w, stride, rows, y);
       layout = type | INTERLEAVED_4;
     } else if (values.segments && isSegmentSupported(k, type) && rows % 16 === 0) {
       repackSegments(k, type, w, stride, cols, rows, yBatch);
-      layout = type | SEGMENTED;
+      layout |= SEGMENTED;
     }
     const simd = time(() => matvec(k, layout, w, stride, xq, y, cols, 0, rows));
     let line = `${name.padEnd(7)} ${rows}x${cols}  SIMD ${(total / simd / 1e9).toFixed(2)} GB/s (${
@@ -171,7 +181,7 @@ for (const name of values.types.split(",")) {
     }
     if (nTokens > 0) {
       const xqBytes = activationRowBytes(type, cols);
-      for (let t = 1; t < nTokens; t++) quantizeRow(k, type, x, xq + t * xqBytes, cols);
+      for (let t = 1; t < nTokens; t++) quantizeRow(k, actType, x, xq + t * xqBytes, cols);
       const mm = time(() =>
         matmul(k, layout, w, stride, xq, xqBytes, yBatch, cols, nTokens, rows, 0, rows)
       );
