@@ -7,7 +7,15 @@
  */
 import type { Dispatcher } from "../kernels/ops.ts";
 import { Ops, ropeCache } from "../kernels/ops.ts";
-import { activationRowBytes, activationType, getRows, LANES, SEGMENTED } from "../kernels/quant.ts";
+import {
+  activationRowBytes,
+  activationType,
+  getRows,
+  INTERLEAVED_4,
+  KernelError,
+  LANES,
+  SEGMENTED,
+} from "../kernels/quant.ts";
 import type { Kernels } from "../kernels/runtime.ts";
 import type { GgmlType } from "../gguf/mod.ts";
 import { ContextError } from "./errors.ts";
@@ -273,26 +281,28 @@ export class LlamaForward {
     const k = this.kernels;
     // The id activations are quantized with: the block format, without a row layout flag.
     // Lanes-ordered Q4_K takes permuted Q8_K, so it keys the reuse apart from plain Q8_K.
-    const quantType = wt.kernelType & ~SEGMENTED;
+    const quantType = wt.kernelType & ~(SEGMENTED | INTERLEAVED_4);
     const act = activationType(wt.type) | (wt.kernelType & LANES);
     const xqStride = activationRowBytes(wt.type, wt.ne0);
     const s = this.#s;
     const held = this.#xqFor;
     if (!reuseInput || !held || held.src !== x || held.act !== act || held.n !== n) {
-      if (n === 1) {
-        k.exports.flint_quantize_row(quantType, k.ptr(x), k.ptr(s.xq), wt.ne0);
-      } else {
-        this.dispatcher.run(
+      const code = n === 1
+        ? k.exports.flint_quantize_row(quantType, k.ptr(x), k.ptr(s.xq), wt.ne0)
+        : this.dispatcher.run(
           "flint_quantize_rows",
           [quantType, k.ptr(x), k.ptr(wt.ne0), k.ptr(s.xq), k.ptr(xqStride), wt.ne0],
           n,
           1,
         );
+      if (code !== 0) {
+        throw new KernelError("quantize activations", quantType, code, `${wt.name}, n ${n}`);
       }
       this.#xqFor = { src: x, act, n };
     }
+    let code: number;
     if (n === 1) {
-      this.dispatcher.run(
+      code = this.dispatcher.run(
         "flint_matvec",
         [wt.kernelType, k.ptr(wt.ptr), k.ptr(wt.rowBytes), k.ptr(s.xq), k.ptr(y), wt.ne0],
         wt.ne1,
@@ -303,7 +313,7 @@ export class LlamaForward {
       const ggml = this.matmulOrder === "ggml" && wt.kernelType === wt.type &&
         k.exports.flint_ggml_order_supported(wt.type, wt.ne0) === 1;
       const kernel = ggml ? "flint_matmul_ggml" : "flint_matmul";
-      this.dispatcher.run(
+      code = this.dispatcher.run(
         kernel,
         [
           wt.kernelType,
@@ -319,6 +329,9 @@ export class LlamaForward {
         wt.ne1,
         MATMUL_GRAIN,
       );
+    }
+    if (code !== 0) {
+      throw new KernelError("matrix product", wt.kernelType, code, `${wt.name}, n ${n}`);
     }
   }
 

@@ -12,11 +12,14 @@ import {
 } from "../gguf/mod.ts";
 import { GgmlType as T } from "../gguf/mod.ts";
 import {
+  INTERLEAVED_4,
+  isInterleaveSupported,
   isLanesSupported,
   isSegmentSupported,
   isSupportedWeightType,
   LANES,
   repackLanes,
+  repackRows4,
   repackSegments,
   SEGMENT_ROWS,
   SEGMENTED,
@@ -171,9 +174,9 @@ export function isKnownUnused(name: string): boolean {
 /**
  * Reads every planned tensor into kernel memory and returns the bound weights.
  * `onProgress` is called after each tensor with the bytes read so far. With `repack`
- * (the default) matrices go into the kernels' faster layouts: Q4_K blocks in lane order
- * and rows over 32 blocks in column segments. Without it every matrix stays as in the
- * file, which the ggml-order kernels need.
+ * (the default) matrices go into the kernels' faster layouts: Q4_K blocks in lane order,
+ * rows over 32 blocks in column segments, and the four-row types' rows interleaved in
+ * fours. Without it every matrix stays as in the file, which the ggml-order kernels need.
  */
 export async function loadWeights(
   file: GgufFile,
@@ -205,6 +208,12 @@ export async function loadWeights(
       repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
       repackSegments(kernels, info.type, ptr, rowBytes, ne0, ne1, repackTmp);
       kernelType |= SEGMENTED;
+    } else if (repack && product && ne1 % 4 === 0 && isInterleaveSupported(kernels, info.type)) {
+      // The four-row kernels (Q4_0, Q4_1, Q5_1, Q8_0, IQ4_NL) read four separate row
+      // streams otherwise, at about half the speed once the matrix is out of cache.
+      repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
+      repackRows4(kernels, info.type, ptr, rowBytes, ne1, repackTmp);
+      kernelType |= INTERLEAVED_4;
     }
     loaded.set(name, { name, type: info.type, kernelType, ptr, ne0, ne1, rowBytes });
     done += info.nBytes;
