@@ -33,34 +33,6 @@ static inline int q4kl_code(const void *block, int j) {
   return u & 1 ? byte >> 4 : byte & 15;
 }
 
-/*
- * The lanes order as a transpose: view a super-block's 256 bytes as 8 rows (sub-blocks
- * p) of 16 byte pairs, rows[p][h] holding pairs 8h..8h+7. Column u (pair u of every
- * row) becomes vector cols[u]. Three rounds of 16-, 32- and 64-bit interleaves per
- * 8×8 half.
- */
-static void lanes_transpose(const v128_t rows[8][2], v128_t cols[16]) {
-  for (int h = 0; h < 2; h++) {
-    v128_t t[8], u[8];
-    for (int k = 0; k < 4; k++) {
-      v128_t a = rows[2 * k][h], b = rows[2 * k + 1][h];
-      t[2 * k] = wasm_i16x8_shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
-      t[2 * k + 1] = wasm_i16x8_shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
-    }
-    for (int k = 0; k < 2; k++) {
-      for (int half = 0; half < 2; half++) {
-        v128_t a = t[4 * k + half], b = t[4 * k + 2 + half];
-        u[4 * k + 2 * half] = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5);
-        u[4 * k + 2 * half + 1] = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
-      }
-    }
-    for (int k = 0; k < 4; k++) {
-      cols[8 * h + 2 * k] = wasm_i64x2_shuffle(u[k], u[4 + k], 0, 2);
-      cols[8 * h + 2 * k + 1] = wasm_i64x2_shuffle(u[k], u[4 + k], 1, 3);
-    }
-  }
-}
-
 void quantize_row_q8_K_lanes(const float *x, void *vy, int n) {
   quantize_row_q8_K(x, vy, n);
   block_q8_K *y = vy;

@@ -631,6 +631,43 @@ void vec_dot_part_q4_K_q8_K(int nb, const void *x, const void *y, v128_t state[2
 void vec_dot_part_q6_K_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
 float vec_dot_finish_q4_K_q8_K(const v128_t state[2]);
 float vec_dot_finish_q6_K_q8_K(const v128_t state[2]);
+/*
+ * The transpose behind the lanes layouts (q4_k_lanes.c, q2_k_lanes.c): two 8×8 matrices
+ * of byte pairs, rows[p][h] holding row p of matrix h. Column u of matrix h (pair u of
+ * every row) becomes cols[8h + u]. Three rounds of 16-, 32- and 64-bit interleaves.
+ */
+static inline void lanes_transpose(const v128_t rows[8][2], v128_t cols[16]) {
+  for (int h = 0; h < 2; h++) {
+    v128_t t[8], u[8];
+    for (int k = 0; k < 4; k++) {
+      v128_t a = rows[2 * k][h], b = rows[2 * k + 1][h];
+      t[2 * k] = wasm_i16x8_shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+      t[2 * k + 1] = wasm_i16x8_shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+    }
+    for (int k = 0; k < 2; k++) {
+      for (int half = 0; half < 2; half++) {
+        v128_t a = t[4 * k + half], b = t[4 * k + 2 + half];
+        u[4 * k + 2 * half] = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5);
+        u[4 * k + 2 * half + 1] = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+      }
+    }
+    for (int k = 0; k < 4; k++) {
+      cols[8 * h + 2 * k] = wasm_i64x2_shuffle(u[k], u[4 + k], 0, 2);
+      cols[8 * h + 2 * k + 1] = wasm_i64x2_shuffle(u[k], u[4 + k], 1, 3);
+    }
+  }
+}
+
+/* Q2_K in the lanes layout (q2_k_lanes.c) and its permuted Q8_K activations. */
+void quantize_row_q8_K_lanes16(const float *x, void *y, int n);
+void repack_q2_K_lanes(void *w, size_t n_blocks);
+void dequantize_row_q2_K_lanes(const void *x, float *y, int n);
+void dequantize_row_q2_K_lanes_scalar(const void *x, float *y, int n);
+float vec_dot_q2_K_lanes_q8_K(int n, const void *x, const void *y);
+float vec_dot_q2_K_lanes_q8_K_scalar(int n, const void *x, const void *y);
+void vec_dot_q2_K_lanes_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q2_K_lanes_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+
 /* Q4_K in the lanes layout (q4_k_lanes.c) and its permuted Q8_K activations. */
 void quantize_row_q8_K_lanes(const float *x, void *y, int n);
 void repack_q4_K_lanes(void *w, size_t n_blocks);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { GgmlType } from "../gguf/ggml_type.ts";
-import { loadKernels } from "./runtime.ts";
+import { type Kernels, loadKernels } from "./runtime.ts";
 import {
   activationRowBytes,
   dequantizeRows,
@@ -158,11 +158,30 @@ for (const build of BUILDS) {
 }
 
 for (const build of BUILDS) {
-  Deno.test(`Q4_K lanes layout (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
+  Deno.test(`Q4_K and Q2_K lanes layouts (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
     const k = await loadKernels(build);
-    const t = TYPES[0];
-    assert.ok(isLanesSupported(k, GgmlType.Q4_K));
     assert.equal(isLanesSupported(k, GgmlType.Q6_K), false);
+    for (const t of LANES_TYPES) {
+      checkLanes(k, t);
+    }
+    const w = k.alloc(16 * 45 * 210);
+    assert.throws(() => repackLanes(k, GgmlType.Q6_K, w, 1), KernelError);
+    assert.throws(
+      () => matvec(k, GgmlType.Q6_K | LANES, w, 210, w, w, 256, 0, 1),
+      KernelError,
+    );
+  });
+}
+
+/** Lanes-layout types: block bytes, float16 field offsets, and whether they segment. */
+const LANES_TYPES = [
+  { type: GgmlType.Q4_K, name: "Q4_K", size: 144, halves: [0, 2], segments: true },
+  { type: GgmlType.Q2_K, name: "Q2_K", size: 84, halves: [80, 82], segments: false },
+];
+
+function checkLanes(k: Kernels, t: (typeof LANES_TYPES)[number]): void {
+  {
+    assert.ok(isLanesSupported(k, t.type), t.name);
     const cols = 45 * 256;
     const rows = 48;
     const nTokens = 13;
@@ -172,22 +191,22 @@ for (const build of BUILDS) {
     k.u8(w, bytes.length).set(bytes);
     const wl = k.alloc(bytes.length, 64);
     k.u8(wl, bytes.length).set(bytes);
-    repackLanes(k, GgmlType.Q4_K, wl, 45 * rows);
+    repackLanes(k, t.type, wl, 45 * rows);
     assert.notDeepEqual(k.u8(wl, bytes.length).slice(), bytes, "codes moved");
     // The block head (scales) stays where it was.
     assert.deepEqual(k.u8(wl, 16).slice(), bytes.subarray(0, 16));
-    const lanes = GgmlType.Q4_K | LANES;
+    const lanes = t.type | LANES;
 
     // Dequantized weights are exact, so both layouts give the same floats.
     const plainW = k.alloc(cols * 4);
     const lanesW = k.alloc(cols * 4);
     for (const r of [0, 17, 47]) {
-      dequantizeRows(k, GgmlType.Q4_K, w + r * stride, plainW, cols);
+      dequantizeRows(k, t.type, w + r * stride, plainW, cols);
       dequantizeRows(k, lanes as GgmlType, wl + r * stride, lanesW, cols);
       assert.equal(firstMismatch(k.f32(lanesW, cols), k.f32(plainW, cols)), undefined, `row ${r}`);
     }
 
-    const xqBytes = activationRowBytes(GgmlType.Q4_K, cols);
+    const xqBytes = activationRowBytes(t.type, cols);
     const xq = k.alloc(xqBytes * nTokens, 64);
     const xql = k.alloc(xqBytes * nTokens, 64);
     const x = k.alloc(cols * 4, 64);
@@ -195,14 +214,14 @@ for (const build of BUILDS) {
     for (let tok = 0; tok < nTokens; tok++) {
       const xs = k.f32(x, cols);
       for (let i = 0; i < cols; i++) xs[i] = (next() - 0.5) * 4;
-      quantizeRow(k, GgmlType.Q4_K, x, xq + tok * xqBytes, cols);
+      quantizeRow(k, t.type, x, xq + tok * xqBytes, cols);
       quantizeRow(k, lanes as GgmlType, x, xql + tok * xqBytes, cols);
     }
 
     // Matrix × vector: the same sums up to float rounding (lanes hold other partial sums).
     const yPlain = k.alloc(rows * 4);
     const yLanes = k.alloc(rows * 4);
-    matvec(k, GgmlType.Q4_K, w, stride, xq, yPlain, cols, 0, rows);
+    matvec(k, t.type, w, stride, xq, yPlain, cols, 0, rows);
     matvec(k, lanes, wl, stride, xql, yLanes, cols, 0, rows);
     const plain = k.f32(yPlain, rows).slice();
     const got = k.f32(yLanes, rows).slice();
@@ -230,10 +249,13 @@ for (const build of BUILDS) {
     const mm = k.alloc(rows * nTokens * 4);
     matmul(k, lanes, wl, stride, xql, xqBytes, mm, cols, nTokens, rows, 0, 21);
     matmul(k, lanes, wl, stride, xql, xqBytes, mm, cols, nTokens, rows, 21, rows);
+    // Q2_K has no segmented kernels; it checks the plain lanes matrix twice instead.
     const wls = k.alloc(bytes.length, 64);
     k.u8(wls, bytes.length).set(k.u8(wl, bytes.length));
-    repackSegments(k, GgmlType.Q4_K, wls, stride, cols, rows, k.alloc(16 * stride, 64));
-    const both = lanes | SEGMENTED;
+    if (t.segments) {
+      repackSegments(k, t.type, wls, stride, cols, rows, k.alloc(16 * stride, 64));
+    }
+    const both = t.segments ? lanes | SEGMENTED : lanes;
     const mmSeg = k.alloc(rows * nTokens * 4);
     matmul(k, both, wls, stride, xql, xqBytes, mmSeg, cols, nTokens, rows, 0, rows);
     const yv = k.alloc(rows * 4);
@@ -256,15 +278,9 @@ for (const build of BUILDS) {
     const out = k.alloc(ids.length * cols * 4);
     getRows(k, both as GgmlType, wls, stride, idsAt, out, cols, cols, 0, ids.length);
     for (const [i, id] of ids.entries()) {
-      dequantizeRows(k, GgmlType.Q4_K, w + id * stride, plainW, cols);
+      dequantizeRows(k, t.type, w + id * stride, plainW, cols);
       const row = k.f32(out + i * cols * 4, cols);
       assert.equal(firstMismatch(row, k.f32(plainW, cols)), undefined, `lookup row ${id}`);
     }
-
-    assert.throws(() => repackLanes(k, GgmlType.Q6_K, w, 1), KernelError);
-    assert.throws(
-      () => matvec(k, GgmlType.Q6_K | LANES, w, 210, xq, yv, 256, 0, 1),
-      KernelError,
-    );
-  });
+  }
 }
