@@ -280,9 +280,10 @@ export class LlamaForward {
   #matmul(wt: Weight, x: number, y: number, n: number, reuseInput = false): void {
     const k = this.kernels;
     // The id activations are quantized with: the block format, without a row layout flag.
-    // Lanes-ordered Q4_K takes permuted Q8_K, so it keys the reuse apart from plain Q8_K.
+    // Each lanes format permutes its activations its own way, so it keys the reuse by
+    // itself; plain formats share their activation type.
     const quantType = wt.kernelType & ~(SEGMENTED | INTERLEAVED_4);
-    const act = activationType(wt.type) | (wt.kernelType & LANES);
+    const act = quantType & LANES ? quantType : activationType(wt.type);
     const xqStride = activationRowBytes(wt.type, wt.ne0);
     const s = this.#s;
     const held = this.#xqFor;
