@@ -158,7 +158,7 @@ for (const build of BUILDS) {
 }
 
 for (const build of BUILDS) {
-  Deno.test(`Q4_K and Q2_K lanes layouts (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
+  Deno.test(`lanes layouts of Q4_K, Q3_K, Q2_K (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
     const k = await loadKernels(build);
     assert.equal(isLanesSupported(k, GgmlType.Q6_K), false);
     for (const t of LANES_TYPES) {
@@ -173,10 +173,28 @@ for (const build of BUILDS) {
   });
 }
 
-/** Lanes-layout types: block bytes, float16 field offsets, and whether they segment. */
+/**
+ * Lanes-layout types: block bytes, float16 field offsets, whether they segment, and the
+ * byte range of a block that holds codes (the rest must not move).
+ */
 const LANES_TYPES = [
-  { type: GgmlType.Q4_K, name: "Q4_K", size: 144, halves: [0, 2], segments: true },
-  { type: GgmlType.Q2_K, name: "Q2_K", size: 84, halves: [80, 82], segments: false },
+  {
+    type: GgmlType.Q4_K,
+    name: "Q4_K",
+    size: 144,
+    halves: [0, 2],
+    segments: true,
+    codes: [16, 144],
+  },
+  {
+    type: GgmlType.Q2_K,
+    name: "Q2_K",
+    size: 84,
+    halves: [80, 82],
+    segments: false,
+    codes: [16, 80],
+  },
+  { type: GgmlType.Q3_K, name: "Q3_K", size: 110, halves: [108], segments: false, codes: [0, 96] },
 ];
 
 function checkLanes(k: Kernels, t: (typeof LANES_TYPES)[number]): void {
@@ -193,8 +211,18 @@ function checkLanes(k: Kernels, t: (typeof LANES_TYPES)[number]): void {
     k.u8(wl, bytes.length).set(bytes);
     repackLanes(k, t.type, wl, 45 * rows);
     assert.notDeepEqual(k.u8(wl, bytes.length).slice(), bytes, "codes moved");
-    // The block head (scales) stays where it was.
-    assert.deepEqual(k.u8(wl, 16).slice(), bytes.subarray(0, 16));
+    // Scales and d stay where they were; only code bytes move.
+    const moved = k.u8(wl, bytes.length).slice();
+    for (let b = 0; b < 45 * rows; b += 97) {
+      for (let i = 0; i < t.size; i++) {
+        if (i >= t.codes[0] && i < t.codes[1]) continue;
+        assert.equal(
+          moved[b * t.size + i],
+          bytes[b * t.size + i],
+          `${t.name} block ${b} byte ${i}`,
+        );
+      }
+    }
     const lanes = t.type | LANES;
 
     // Dequantized weights are exact, so both layouts give the same floats.
