@@ -27,7 +27,7 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
+enum { G_F32 = 0, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
 /* Maximum row length of a super-block type here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
@@ -149,10 +149,32 @@ static float dot_q8_0(int n, const void *vx, const void *vy) {
   return hsum8(lo, hi);
 }
 
+/*
+ * F32 as llamafile's AVX-512 sgemm (tinyBLAS) computes one output of a prompt batch:
+ * 16 float lanes, lane l = fused multiply-adds of elements 16i + l in order of i, then
+ * the lanes reduced as _mm512_reduce_add_ps does (l + l+8, then + 4, then (0 + 2) +
+ * (1 + 3)). Rows must be a multiple of 16 long.
+ */
+static float dot_f32(int n, const void *vx, const void *vy) {
+  const float *x = vx;
+  const float *y = vy;
+  v128_t acc[4];
+  for (int q = 0; q < 4; q++) acc[q] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n; i += 16) {
+    for (int q = 0; q < 4; q++) {
+      acc[q] = fma_f32x4(wasm_v128_load(x + i + 4 * q), wasm_v128_load(y + i + 4 * q), acc[q]);
+    }
+  }
+  v128_t s = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[2]), wasm_f32x4_add(acc[1], acc[3]));
+  return (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 2)) +
+         (wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 3));
+}
+
 typedef float (*row_dot)(int n, const void *x, const void *y);
 
 static row_dot ggml_order_dot(int type) {
   switch (type) {
+    case G_F32: return dot_f32;
     case G_Q4_1: return dot_q4_1;
     case G_Q5_0: return dot_q5_0;
     case G_Q5_1: return dot_q5_1;
@@ -335,6 +357,7 @@ static row_decoder ggml_order_decoder(int type) {
 
 /* 1 when flint_matmul_ggml takes row-major weights of `type` with rows of n_cols, else 0. */
 FLINT_EXPORT(flint_ggml_order_supported) int flint_ggml_order_supported(int type, int n_cols) {
+  if (type == G_F32) return n_cols % 16 == 0;
   if (ggml_order_dot(type)) return n_cols % 32 == 0;
   if (ggml_order_decoder(type)) return n_cols % QK_K == 0 && n_cols <= GGML_ORDER_MAX_COLS;
   return 0;
