@@ -51,14 +51,13 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
  */
 const QUANT_BAR = { max: 0.01, rms: 0.003 };
 /**
- * NOTE: these files still show one such flip on the 101-token sequence (max 0.011 to
- * 0.017, RMS up to 0.0022, measured with tools/golden_diff.ts). The op that differs is
- * not found yet. Q3_K_M and Q4_K_M contain Q4_K, whose repacked gemm order flint
- * reconstructs from the kernel's structure, not instruction by instruction.
+ * NOTE: these files still show one such flip on the 101-token sequence (Q3_K_M max 0.017,
+ * RMS 0.0022; Q4_K_M max 0.015, RMS 0.0020, measured with tools/golden_diff.ts). The op
+ * that differs is not found. Candidates are Q4_K, whose repacked gemm order flint
+ * reconstructs from the kernel's structure, and Q6_K: about 75% of the logits from a Q6_K
+ * output matrix differ from llama.cpp's in the last bits, even at position 0.
  */
 const QUANT_EXCEPTIONS: Record<string, { max: number; rms: number }> = {
-  Q4_1: { max: 0.02, rms: 0.003 },
-  Q3_K_S: { max: 0.02, rms: 0.003 },
   Q3_K_M: { max: 0.02, rms: 0.003 },
   Q4_K_M: { max: 0.02, rms: 0.003 },
 };
