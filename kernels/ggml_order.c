@@ -287,29 +287,37 @@ static void decode_q4_K(const void *vx, int n, decoded_row *out) {
 }
 
 /*
- * Q4_K as ggml's repacked q4_K_8x8 gemm and gemv compute one output (llama.cpp
- * repacks Q4_K weights for AVX2/AVX-512): per super-block the whole integer sum
- * isum = Σ_b sc_b·Σ q·y and the min sum imin = Σ_b m_b·(activation sum of b), then
- * acc = fma(isum, fp16(x.d)·y.d, acc), accmin = fma(imin, fp16(x.dmin)·y.d, accmin),
- * and the output is acc - accmin.
+ * Q4_K as ggml's repacked q4_K_8x8 kernels compute one output (llama.cpp repacks Q4_K
+ * weights on x86 with AVX2). Per group of sub-blocks the integer sums
+ * isum = Σ_b sc_b·Σ q·y and imin = Σ_b m_b·(activation sum of b) feed
+ * acc = fma(isum, fp16(x.d)·y.d, acc) and accmin = fma(imin, fp16(x.dmin)·y.d, accmin);
+ * the output is acc - accmin. The gemm, which takes a batch's rows in groups of four,
+ * does this per pair of sub-blocks (64 weights) in its AVX-512 path; the gemv, which
+ * takes the n_tokens % 4 rows left over, does it once per super-block. Pass the number
+ * of sub-blocks per group: 2 or 8.
  */
-static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y) {
+static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y,
+                                       int group) {
   float acc = 0.0f, accmin = 0.0f;
   for (int i = 0; i < n / QK_K; i++) {
     const int8_t *q = row->codes + QK_K * i;
     const int16_t *sc = row->scales + 16 * i;
-    v128_t s = wasm_i32x4_splat(0);
-    int imin = 0;
-    for (int g = 0; g < 8; g++) {
-      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
-      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
-      s = wasm_i32x4_add(s, wasm_i32x4_mul(wasm_i32x4_add(a, b), wasm_i32x4_splat(sc[2 * g])));
-      imin += row->mins[8 * i + g] * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
+    const float d = row->d[i] * y[i].d;
+    const float dmin = row->dmin[i] * y[i].d;
+    for (int g0 = 0; g0 < 8; g0 += group) {
+      v128_t s = wasm_i32x4_splat(0);
+      int imin = 0;
+      for (int g = g0; g < g0 + group; g++) {
+        v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
+        v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+        s = wasm_i32x4_add(s, wasm_i32x4_mul(wasm_i32x4_add(a, b), wasm_i32x4_splat(sc[2 * g])));
+        imin += row->mins[8 * i + g] * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
+      }
+      int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+                 wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+      acc = fma_f32((float)isum, d, acc);
+      accmin = fma_f32((float)imin, dmin, accmin);
     }
-    int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
-               wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
-    acc = fma_f32((float)isum, row->d[i] * y[i].d, acc);
-    accmin = fma_f32((float)imin, row->dmin[i] * y[i].d, accmin);
   }
   return acc - accmin;
 }
@@ -394,12 +402,19 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
   int16_t mins[GGML_ORDER_MAX_COLS / 32];
   decoded_row row = {codes, scales, d, mins, dmin};
   const int has_mins = type == G_Q5_K;
+  /* Tokens below gemm_rows go through ggml's repacked gemm, the rest through its gemv. */
+  const int gemm_rows = n_tokens - n_tokens % 4;
   for (int r = row_begin; r < row_end; r++) {
     decode((const uint8_t *)w + (size_t)r * row_stride_bytes, n_cols, &row);
     for (int t = 0; t < n_tokens; t++) {
       const block_q8_K *yq = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xq_stride_bytes);
-      y[(size_t)t * y_stride_floats + r] = type == G_Q4_K ? dot_decoded_q4_K_repacked(n_cols, &row, yq)
-                                                          : dot_decoded_q8_K(n_cols, &row, yq, has_mins);
+      float out;
+      if (type == G_Q4_K) {
+        out = dot_decoded_q4_K_repacked(n_cols, &row, yq, t < gemm_rows ? 2 : 8);
+      } else {
+        out = dot_decoded_q8_K(n_cols, &row, yq, has_mins);
+      }
+      y[(size_t)t * y_stride_floats + r] = out;
     }
   }
   return GGML_ORDER_OK;

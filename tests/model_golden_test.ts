@@ -46,21 +46,15 @@ const FLOAT_BARS: Record<string, { max: number; rms: number }> = {
 /**
  * Quantized files, evaluated with matmulOrder "ggml". Activations are quantized exactly
  * as ggml does and most f32 values that feed the quantization have ggml's bits, so most
- * positions agree to float rounding. Where one value still differs by an ULP, one
- * quantized code can flip and move that position's logits by about 0.01 to 0.02.
+ * positions agree to float rounding. A value that differs in its last bits can still
+ * flip one quantized code, which moves that position's logits by about 0.002 to 0.02.
+ * NOTE: two positions still show such a flip, below this bar (tools/golden_diff.ts):
+ * Q4_K_M position 6 of the 12-token sequence (max 0.0019) and Q6_K position 62 of the
+ * 101-token one (max 0.0049). Both files have Q6_K matrices, whose prompt products do
+ * not have llama.cpp's bits: about 75% of the logits of a Q6_K output matrix differ from
+ * llama.cpp's in the last bits, even at position 0.
  */
 const QUANT_BAR = { max: 0.01, rms: 0.003 };
-/**
- * NOTE: these files still show one such flip on the 101-token sequence (Q3_K_M max 0.017,
- * RMS 0.0022; Q4_K_M max 0.015, RMS 0.0020, measured with tools/golden_diff.ts). The op
- * that differs is not found. Candidates are Q4_K, whose repacked gemm order flint
- * reconstructs from the kernel's structure, and Q6_K: about 75% of the logits from a Q6_K
- * output matrix differ from llama.cpp's in the last bits, even at position 0.
- */
-const QUANT_EXCEPTIONS: Record<string, { max: number; rms: number }> = {
-  Q3_K_M: { max: 0.02, rms: 0.003 },
-  Q4_K_M: { max: 0.02, rms: 0.003 },
-};
 /** Quantized files with the default matmul order, which is not llama.cpp's. */
 const FLINT_ORDER_BAR = { max: 0.03, rms: 0.005 };
 /** A row within this of llama.cpp's counts as matching to float rounding (reported only). */
@@ -106,7 +100,7 @@ for (const type of TYPES) {
       );
       await withModel(testdataPath(`models/micro-${type}.gguf`), (model) => {
         const nVocab = model.hparams.nVocab;
-        const bar = FLOAT_BARS[type] ?? QUANT_EXCEPTIONS[type] ?? QUANT_BAR;
+        const bar = FLOAT_BARS[type] ?? QUANT_BAR;
         for (
           const [label, tokens, logits] of [
             ["a", golden.tokens, golden.logits],
@@ -141,7 +135,7 @@ for (const type of TYPES) {
       });
 
       // The default "flint" matmul order rounds differently from llama.cpp, so quantized
-      // files flip a code now and then (measured max 0.019, RMS 0.0037).
+      // files flip a code now and then (measured max 0.019, RMS 0.0032).
       await withModel(testdataPath(`models/micro-${type}.gguf`), (model) => {
         const bar = FLOAT_BARS[type] ?? FLINT_ORDER_BAR;
         for (
