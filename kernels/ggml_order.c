@@ -191,6 +191,10 @@ static row_dot ggml_order_dot(int type) {
  * summs = fma(-y.d·fp16(x.dmin), Σ_b m_b·(activation sum of sub-block b), summs) per
  * super-block and returns hsum8 + summs. A row is decoded once into int8 codes and
  * per-16 scales, then meets every token.
+ * NOTE: for Q6_K this is not the order of llama.cpp b10573's prompt products. With the
+ * same codes and scales, about 75% of the logits of a Q6_K output matrix differ from
+ * llama.cpp's in the last bits, and neither per-group accumulation nor a split of the
+ * -32 offset reproduces them.
  */
 typedef struct {
   int8_t *codes;   /* [n] */
@@ -291,10 +295,10 @@ static void decode_q4_K(const void *vx, int n, decoded_row *out) {
  * weights on x86 with AVX2). Per group of sub-blocks the integer sums
  * isum = Σ_b sc_b·Σ q·y and imin = Σ_b m_b·(activation sum of b) feed
  * acc = fma(isum, fp16(x.d)·y.d, acc) and accmin = fma(imin, fp16(x.dmin)·y.d, accmin);
- * the output is acc - accmin. The gemm, which takes a batch's rows in groups of four,
- * does this per pair of sub-blocks (64 weights) in its AVX-512 path; the gemv, which
- * takes the n_tokens % 4 rows left over, does it once per super-block. Pass the number
- * of sub-blocks per group: 2 or 8.
+ * the output is acc - accmin. The gemm takes a batch's rows in groups of four, and its
+ * AVX-512 path does this per pair of sub-blocks (64 weights). The gemv takes the
+ * n_tokens % 4 rows left over and does it once per super-block. `group` is the number
+ * of sub-blocks per step: 2 or 8.
  */
 static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y,
                                        int group) {

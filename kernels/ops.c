@@ -773,7 +773,7 @@ typedef struct {
  * - Q·K for a batch goes through ggml_vec_dot_f32, because Q is a permuted,
  *   non-contiguous view and llamafile's sgemm does not take it. That function feeds 64
  *   elements per step into four 16-lane fused multiply-add accumulators, adds them
- *   (0+2, 1+3, then 0+1), reduces the lanes as a tree and adds the remaining
+ *   (0+2, 1+3, then 0+1) and reduces the lanes as a tree. It then adds the remaining
  *   head_dim % 64 elements in order, each product rounded to float before the add.
  *   That tail is not fused: with a fused tail, 3 of the 16 quantized micro goldens
  *   flip a code, and the F32 golden is not bit-exact after position 0. For a single

@@ -126,7 +126,7 @@ Deno.test("matmul_ggml F32 sums in 16 lanes", async () => {
   assert.equal(k.exports.flint_matmul_ggml(...args, k.ptr(rows), 0, rows), 0);
   const y = k.f32(yp, rows * tokens);
 
-  // Reference: lane l holds the fused multiply-adds of elements 16i + l; the lanes are
+  // Reference: lane l accumulates the fused multiply-adds of elements 16i + l; the lanes are
   // then added as l + l+8, + 4, and finally (0 + 2) + (1 + 3).
   for (let t = 0; t < tokens; t++) {
     for (let r = 0; r < rows; r++) {
