@@ -189,12 +189,13 @@ static row_dot ggml_order_dot(int type) {
  * (scale of the 16 weights that hold 32g + 4k) × Σ_{l=4k..4k+3} q[32g+l]·y[32g+l],
  * then acc_k = fma(y.d·fp16(x.d), lane k, acc_k) and hsum8 at the end. Q5_K adds
  * summs = fma(-y.d·fp16(x.dmin), Σ_b m_b·(activation sum of sub-block b), summs) per
- * super-block and returns hsum8 + summs. A row is decoded once into int8 codes and
+ * super-block and returns hsum8 + summs. Q6_K sums its codes as unsigned q + 32 in
+ * these lanes and subtracts the offset afterwards, per 32-weight group:
+ * lane k -= 32·Σ_{b=2k,2k+1} scale_b·(activation sum of the 16 weights b). The integer
+ * total is the same, but the lanes, and so the float rounding, differ. With this split
+ * the micro goldens' Q6_K output logits have llama.cpp b10573's bits; without it about
+ * 75% of them differ in the last bits. A row is decoded once into int8 codes and
  * per-16 scales, then meets every token.
- * NOTE: for Q6_K this is not the order of llama.cpp b10573's prompt products. With the
- * same codes and scales, about 75% of the logits of a Q6_K output matrix differ from
- * llama.cpp's in the last bits, and neither per-group accumulation nor a split of the
- * -32 offset reproduces them.
  */
 typedef struct {
   int8_t *codes;   /* [n] */
@@ -326,13 +327,14 @@ static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const bloc
   return acc - accmin;
 }
 
-static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int has_mins) {
+static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int type) {
+  const v128_t offset = wasm_i8x16_splat(type == G_Q6_K ? 32 : 0);
   v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
   float summs = 0.0f;
   for (int i = 0; i < n / QK_K; i++) {
     const int8_t *q = row->codes + QK_K * i;
     const int16_t *sc = row->scales + 16 * i;
-    if (has_mins) {
+    if (type == G_Q5_K) {
       /* Q5_K: summs += dmin·Σ_b m_b·(bsums of sub-block b), dmin = -y.d·fp16(x.dmin). */
       int prod = 0;
       for (int b = 0; b < 8; b++) {
@@ -342,10 +344,20 @@ static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y
     }
     v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
     for (int g = 0; g < 8; g++) {
-      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
-      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+      v128_t c0 = wasm_i8x16_add(wasm_v128_load(q + 32 * g), offset);
+      v128_t c1 = wasm_i8x16_add(wasm_v128_load(q + 32 * g + 16), offset);
+      v128_t a = lane_sums4(c0, wasm_v128_load(y[i].qs + 32 * g));
+      v128_t b = lane_sums4(c1, wasm_v128_load(y[i].qs + 32 * g + 16));
       s0 = wasm_i32x4_add(s0, wasm_i32x4_mul(a, wasm_i32x4_splat(sc[2 * g])));
       s1 = wasm_i32x4_add(s1, wasm_i32x4_mul(b, wasm_i32x4_splat(sc[2 * g + 1])));
+    }
+    if (type == G_Q6_K) {
+      int32_t sub[8];
+      for (int m = 0; m < 8; m++) {
+        sub[m] = 32 * (y[i].bsums[2 * m] * sc[2 * m] + y[i].bsums[2 * m + 1] * sc[2 * m + 1]);
+      }
+      s0 = wasm_i32x4_sub(s0, wasm_i32x4_make(sub[0], sub[1], sub[2], sub[3]));
+      s1 = wasm_i32x4_sub(s1, wasm_i32x4_make(sub[4], sub[5], sub[6], sub[7]));
     }
     v128_t d = wasm_f32x4_splat(y[i].d * row->d[i]);
     lo = fma_f32x4(d, wasm_f32x4_convert_i32x4(s0), lo);
@@ -405,7 +417,6 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
   float d[GGML_ORDER_MAX_COLS / QK_K], dmin[GGML_ORDER_MAX_COLS / QK_K];
   int16_t mins[GGML_ORDER_MAX_COLS / 32];
   decoded_row row = {codes, scales, d, mins, dmin};
-  const int has_mins = type == G_Q5_K;
   /* Tokens below gemm_rows go through ggml's repacked gemm, the rest through its gemv. */
   const int gemm_rows = n_tokens - n_tokens % 4;
   for (int r = row_begin; r < row_end; r++) {
@@ -416,7 +427,7 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
       if (type == G_Q4_K) {
         out = dot_decoded_q4_K_repacked(n_cols, &row, yq, t < gemm_rows ? 2 : 8);
       } else {
-        out = dot_decoded_q8_K(n_cols, &row, yq, has_mins);
+        out = dot_decoded_q8_K(n_cols, &row, yq, type);
       }
       y[(size_t)t * y_stride_floats + r] = out;
     }
