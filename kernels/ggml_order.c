@@ -27,7 +27,7 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_F32 = 0, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
+enum { G_F32 = 0, G_Q4_1 = 3, G_Q2_K = 10, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
 /* Maximum row length of a super-block type here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
@@ -201,8 +201,8 @@ typedef struct {
   int8_t *codes;   /* [n] */
   int16_t *scales; /* [n / 16] */
   float *d;        /* [n / 256], fp16(x.d) */
-  int16_t *mins;   /* [n / 32], Q5_K only, else unused */
-  float *dmin;     /* [n / 256], fp16(x.dmin) for Q5_K, else 0 */
+  int16_t *mins;   /* [n / 32] for Q4_K and Q5_K, [n / 16] for Q2_K, else unused */
+  float *dmin;     /* [n / 256], fp16(x.dmin) for Q2_K, Q4_K and Q5_K, else 0 */
 } decoded_row;
 
 static void decode_q3_K(const void *vx, int n, decoded_row *out) {
@@ -272,6 +272,23 @@ static void decode_q6_K(const void *vx, int n, decoded_row *out) {
   }
 }
 
+static void decode_q2_K(const void *vx, int n, decoded_row *out) {
+  const block_q2_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    out->dmin[i] = fp16_to_f32(x[i].dmin);
+    for (int b = 0; b < 16; b++) {
+      out->scales[16 * i + b] = x[i].scales[b] & 15;
+      out->mins[16 * i + b] = x[i].scales[b] >> 4;
+    }
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int h = p / 128, j = (p % 128) / 32, l = p % 32;
+      q[p] = (int8_t)((x[i].qs[32 * h + l] >> (2 * j)) & 3);
+    }
+  }
+}
+
 static void decode_q4_K(const void *vx, int n, decoded_row *out) {
   const block_q4_K *x = vx;
   for (int i = 0; i < n / QK_K; i++) {
@@ -327,6 +344,37 @@ static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const bloc
   return acc - accmin;
 }
 
+/*
+ * Q2_K as ggml's repacked q2_K_8x8 kernels compute one output (llama.cpp repacks Q2_K
+ * on x86 with AVX-512): as Q4_K's, with 16-weight sub-blocks. The gemm adds 8
+ * sub-blocks (128 weights) per step, the gemv a whole super-block. `group` is the
+ * number of sub-blocks per step: 8 or 16.
+ */
+static float dot_decoded_q2_K_repacked(int n, const decoded_row *row, const block_q8_K *y,
+                                       int group) {
+  float acc = 0.0f, accmin = 0.0f;
+  for (int i = 0; i < n / QK_K; i++) {
+    const int8_t *q = row->codes + QK_K * i;
+    const int16_t *sc = row->scales + 16 * i;
+    const float d = row->d[i] * y[i].d;
+    const float dmin = row->dmin[i] * y[i].d;
+    for (int b0 = 0; b0 < 16; b0 += group) {
+      v128_t s = wasm_i32x4_splat(0);
+      int imin = 0;
+      for (int b = b0; b < b0 + group; b++) {
+        v128_t lanes = lane_sums4(wasm_v128_load(q + 16 * b), wasm_v128_load(y[i].qs + 16 * b));
+        s = wasm_i32x4_add(s, wasm_i32x4_mul(lanes, wasm_i32x4_splat(sc[b])));
+        imin += row->mins[16 * i + b] * y[i].bsums[b];
+      }
+      int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+                 wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+      acc = fma_f32((float)isum, d, acc);
+      accmin = fma_f32((float)imin, dmin, accmin);
+    }
+  }
+  return acc - accmin;
+}
+
 static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int type) {
   const v128_t offset = wasm_i8x16_splat(type == G_Q6_K ? 32 : 0);
   v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
@@ -370,6 +418,7 @@ typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
 
 static row_decoder ggml_order_decoder(int type) {
   switch (type) {
+    case G_Q2_K: return decode_q2_K;
     case G_Q3_K: return decode_q3_K;
     case G_Q4_K: return decode_q4_K;
     case G_Q5_K: return decode_q5_K;
@@ -415,7 +464,7 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
   int8_t codes[GGML_ORDER_MAX_COLS] __attribute__((aligned(16)));
   int16_t scales[GGML_ORDER_MAX_COLS / 16];
   float d[GGML_ORDER_MAX_COLS / QK_K], dmin[GGML_ORDER_MAX_COLS / QK_K];
-  int16_t mins[GGML_ORDER_MAX_COLS / 32];
+  int16_t mins[GGML_ORDER_MAX_COLS / 16];
   decoded_row row = {codes, scales, d, mins, dmin};
   /* Tokens below gemm_rows go through ggml's repacked gemm, the rest through its gemv. */
   const int gemm_rows = n_tokens - n_tokens % 4;
@@ -426,6 +475,8 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
       float out;
       if (type == G_Q4_K) {
         out = dot_decoded_q4_K_repacked(n_cols, &row, yq, t < gemm_rows ? 2 : 8);
+      } else if (type == G_Q2_K) {
+        out = dot_decoded_q2_K_repacked(n_cols, &row, yq, t < gemm_rows ? 8 : 16);
       } else {
         out = dot_decoded_q8_K(n_cols, &row, yq, type);
       }

@@ -9,7 +9,7 @@ import { activationRowBytes, quantizeRow } from "./quant.ts";
 import { loadKernels } from "./runtime.ts";
 import { HAVE_TESTDATA, testdataPath } from "../../tests/testdata.ts";
 
-const TYPES = ["Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"];
+const TYPES = ["Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"];
 const TOKENS = 5;
 /** Relative to Σ|w·x|: each float32 addition rounds by at most 2^-24 relative. */
 const ORDER_REL = 1e-5;
