@@ -1,7 +1,7 @@
 /*
- * Batched matrix × matrix products that round like llama.cpp's x86 CPU backend (AVX2
- * with FMA, the paths an AVX-512 build takes for these types), so that prompt logits
- * match ggml's. ggml quantizes every matmul input to Q8, and one ULP of difference in
+ * Batched matrix × matrix products that round like llama.cpp's x86 CPU backend (the
+ * AVX2 and AVX-512 paths that an AVX-512 build with FMA takes for these types), so that
+ * prompt logits match ggml's. ggml quantizes every matmul input to Q8, and one ULP of difference in
  * a float that feeds that quantization can flip a code and move a row of logits by
  * about 0.01.
  *
@@ -12,10 +12,12 @@
  *   order; the block scale is the float product fp16(d_w)·fp16(d_y);
  *   then lanes (k + k+4), then (0 + 2) + (1 + 3);
  *   Q4_1 and Q5_1 finally add Σ fp16(m_w)·fp16(s_y), one fused multiply-add per block.
- * The super-block types (Q3_K, Q5_K, Q6_K, IQ4_XS) follow in dot_decoded_q8_K.
+ * The super-block types (Q3_K, Q5_K, Q6_K, IQ4_XS) follow in dot_decoded_q8_K, Q2_K and
+ * Q4_K (which llama.cpp repacks) in their own functions, and F32 in dot_f32.
  *
- * ggml's scalar `sum += a * b` steps are fused too: GCC contracts them on x86 with
- * FMA, and the micro goldens match only with fused Q5_K min sums. Fused multiply-adds
+ * The scalar `sum += a * b` steps of ggml's quantized dot products are fused too: GCC
+ * contracts them on x86 with FMA, and the micro goldens match only with fused Q5_K min
+ * sums. Fused multiply-adds
  * are evaluated in double and rounded once to float, which is exact except when the
  * double sum lies exactly on a float rounding midpoint (very rare).
  *
