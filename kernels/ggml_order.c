@@ -1,7 +1,7 @@
 /*
- * Batched matrix × matrix products that round like llama.cpp's x86 CPU backend (AVX2
- * with FMA, the paths an AVX-512 build takes for these types), so that prompt logits
- * match ggml's. ggml quantizes every matmul input to Q8, and one ULP of difference in
+ * Batched matrix × matrix products that round like llama.cpp's x86 CPU backend (the
+ * AVX2 and AVX-512 paths that an AVX-512 build with FMA takes for these types), so that
+ * prompt logits match ggml's. ggml quantizes every matmul input to Q8, and one ULP of difference in
  * a float that feeds that quantization can flip a code and move a row of logits by
  * about 0.01.
  *
@@ -12,10 +12,12 @@
  *   order; the block scale is the float product fp16(d_w)·fp16(d_y);
  *   then lanes (k + k+4), then (0 + 2) + (1 + 3);
  *   Q4_1 and Q5_1 finally add Σ fp16(m_w)·fp16(s_y), one fused multiply-add per block.
- * The super-block types (Q3_K, Q5_K, Q6_K, IQ4_XS) follow in dot_decoded_q8_K.
+ * The super-block types (Q3_K, Q5_K, Q6_K, IQ4_XS) follow in dot_decoded_q8_K, Q2_K and
+ * Q4_K (which llama.cpp repacks) in their own functions, and F32 in dot_f32.
  *
- * ggml's scalar `sum += a * b` steps are fused too: GCC contracts them on x86 with
- * FMA, and the micro goldens match only with fused Q5_K min sums. Fused multiply-adds
+ * The scalar `sum += a * b` steps of ggml's quantized dot products are fused too: GCC
+ * contracts them on x86 with FMA, and the micro goldens match only with fused Q5_K min
+ * sums. Fused multiply-adds
  * are evaluated in double and rounded once to float, which is exact except when the
  * double sum lies exactly on a float rounding midpoint (very rare).
  *
@@ -27,7 +29,7 @@
 #define GGML_ORDER_OK 0
 #define GGML_ORDER_E_TYPE (-1)
 
-enum { G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
+enum { G_F32 = 0, G_Q4_1 = 3, G_Q2_K = 10, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q3_K = 11, G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_IQ4_XS = 23 };
 
 /* Maximum row length of a super-block type here (its decoded codes live on the stack). */
 #define GGML_ORDER_MAX_COLS 32768
@@ -149,10 +151,32 @@ static float dot_q8_0(int n, const void *vx, const void *vy) {
   return hsum8(lo, hi);
 }
 
+/*
+ * F32 as llamafile's AVX-512 sgemm (tinyBLAS) computes one output of a prompt batch:
+ * 16 float lanes, lane l = fused multiply-adds of elements 16i + l in order of i, then
+ * the lanes reduced as _mm512_reduce_add_ps does (l + l+8, then + 4, then (0 + 2) +
+ * (1 + 3)). Rows must be a multiple of 16 long.
+ */
+static float dot_f32(int n, const void *vx, const void *vy) {
+  const float *x = vx;
+  const float *y = vy;
+  v128_t acc[4];
+  for (int q = 0; q < 4; q++) acc[q] = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < n; i += 16) {
+    for (int q = 0; q < 4; q++) {
+      acc[q] = fma_f32x4(wasm_v128_load(x + i + 4 * q), wasm_v128_load(y + i + 4 * q), acc[q]);
+    }
+  }
+  v128_t s = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[2]), wasm_f32x4_add(acc[1], acc[3]));
+  return (wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 2)) +
+         (wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 3));
+}
+
 typedef float (*row_dot)(int n, const void *x, const void *y);
 
 static row_dot ggml_order_dot(int type) {
   switch (type) {
+    case G_F32: return dot_f32;
     case G_Q4_1: return dot_q4_1;
     case G_Q5_0: return dot_q5_0;
     case G_Q5_1: return dot_q5_1;
@@ -167,15 +191,20 @@ static row_dot ggml_order_dot(int type) {
  * (scale of the 16 weights that hold 32g + 4k) × Σ_{l=4k..4k+3} q[32g+l]·y[32g+l],
  * then acc_k = fma(y.d·fp16(x.d), lane k, acc_k) and hsum8 at the end. Q5_K adds
  * summs = fma(-y.d·fp16(x.dmin), Σ_b m_b·(activation sum of sub-block b), summs) per
- * super-block and returns hsum8 + summs. A row is decoded once into int8 codes and
+ * super-block and returns hsum8 + summs. Q6_K sums its codes as unsigned q + 32 in
+ * these lanes and subtracts the offset afterwards, per 32-weight group:
+ * lane k -= 32·Σ_{b=2k,2k+1} scale_b·(activation sum of the 16 weights b). The integer
+ * total is the same, but the lanes, and so the float rounding, differ. With this split
+ * the micro goldens' Q6_K output logits have llama.cpp b10573's bits; without it about
+ * 75% of them differ in the last bits. A row is decoded once into int8 codes and
  * per-16 scales, then meets every token.
  */
 typedef struct {
   int8_t *codes;   /* [n] */
   int16_t *scales; /* [n / 16] */
   float *d;        /* [n / 256], fp16(x.d) */
-  int16_t *mins;   /* [n / 32], Q5_K only, else unused */
-  float *dmin;     /* [n / 256], fp16(x.dmin) for Q5_K, else 0 */
+  int16_t *mins;   /* [n / 32] for Q4_K and Q5_K, [n / 16] for Q2_K, else unused */
+  float *dmin;     /* [n / 256], fp16(x.dmin) for Q2_K, Q4_K and Q5_K, else 0 */
 } decoded_row;
 
 static void decode_q3_K(const void *vx, int n, decoded_row *out) {
@@ -245,6 +274,23 @@ static void decode_q6_K(const void *vx, int n, decoded_row *out) {
   }
 }
 
+static void decode_q2_K(const void *vx, int n, decoded_row *out) {
+  const block_q2_K *x = vx;
+  for (int i = 0; i < n / QK_K; i++) {
+    out->d[i] = fp16_to_f32(x[i].d);
+    out->dmin[i] = fp16_to_f32(x[i].dmin);
+    for (int b = 0; b < 16; b++) {
+      out->scales[16 * i + b] = x[i].scales[b] & 15;
+      out->mins[16 * i + b] = x[i].scales[b] >> 4;
+    }
+    int8_t *q = out->codes + QK_K * i;
+    for (int p = 0; p < QK_K; p++) {
+      int h = p / 128, j = (p % 128) / 32, l = p % 32;
+      q[p] = (int8_t)((x[i].qs[32 * h + l] >> (2 * j)) & 3);
+    }
+  }
+}
+
 static void decode_q4_K(const void *vx, int n, decoded_row *out) {
   const block_q4_K *x = vx;
   for (int i = 0; i < n / QK_K; i++) {
@@ -265,40 +311,80 @@ static void decode_q4_K(const void *vx, int n, decoded_row *out) {
 }
 
 /*
- * Q4_K as ggml's repacked q4_K_8x8 gemm and gemv compute one output (llama.cpp
- * repacks Q4_K weights for AVX2/AVX-512): per super-block the whole integer sum
- * isum = Σ_b sc_b·Σ q·y and the min sum imin = Σ_b m_b·(activation sum of b), then
- * acc = fma(isum, fp16(x.d)·y.d, acc), accmin = fma(imin, fp16(x.dmin)·y.d, accmin),
- * and the output is acc - accmin.
+ * Q4_K as ggml's repacked q4_K_8x8 kernels compute one output (llama.cpp repacks Q4_K
+ * weights on x86 with AVX2). Per group of sub-blocks the integer sums
+ * isum = Σ_b sc_b·Σ q·y and imin = Σ_b m_b·(activation sum of b) feed
+ * acc = fma(isum, fp16(x.d)·y.d, acc) and accmin = fma(imin, fp16(x.dmin)·y.d, accmin);
+ * the output is acc - accmin. The gemm takes a batch's rows in groups of four, and its
+ * AVX-512 path does this per pair of sub-blocks (64 weights). The gemv takes the
+ * n_tokens % 4 rows left over and does it once per super-block. `group` is the number
+ * of sub-blocks per step: 2 or 8.
  */
-static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y) {
+static float dot_decoded_q4_K_repacked(int n, const decoded_row *row, const block_q8_K *y,
+                                       int group) {
   float acc = 0.0f, accmin = 0.0f;
   for (int i = 0; i < n / QK_K; i++) {
     const int8_t *q = row->codes + QK_K * i;
     const int16_t *sc = row->scales + 16 * i;
-    v128_t s = wasm_i32x4_splat(0);
-    int imin = 0;
-    for (int g = 0; g < 8; g++) {
-      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
-      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
-      s = wasm_i32x4_add(s, wasm_i32x4_mul(wasm_i32x4_add(a, b), wasm_i32x4_splat(sc[2 * g])));
-      imin += row->mins[8 * i + g] * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
+    const float d = row->d[i] * y[i].d;
+    const float dmin = row->dmin[i] * y[i].d;
+    for (int g0 = 0; g0 < 8; g0 += group) {
+      v128_t s = wasm_i32x4_splat(0);
+      int imin = 0;
+      for (int g = g0; g < g0 + group; g++) {
+        v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
+        v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+        s = wasm_i32x4_add(s, wasm_i32x4_mul(wasm_i32x4_add(a, b), wasm_i32x4_splat(sc[2 * g])));
+        imin += row->mins[8 * i + g] * (y[i].bsums[2 * g] + y[i].bsums[2 * g + 1]);
+      }
+      int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+                 wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+      acc = fma_f32((float)isum, d, acc);
+      accmin = fma_f32((float)imin, dmin, accmin);
     }
-    int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
-               wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
-    acc = fma_f32((float)isum, row->d[i] * y[i].d, acc);
-    accmin = fma_f32((float)imin, row->dmin[i] * y[i].d, accmin);
   }
   return acc - accmin;
 }
 
-static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int has_mins) {
+/*
+ * Q2_K as ggml's repacked q2_K_8x8 kernels compute one output (llama.cpp repacks Q2_K
+ * on x86 with AVX-512): as Q4_K's, with 16-weight sub-blocks. The gemm adds 8
+ * sub-blocks (128 weights) per step, the gemv a whole super-block. `group` is the
+ * number of sub-blocks per step: 8 or 16.
+ */
+static float dot_decoded_q2_K_repacked(int n, const decoded_row *row, const block_q8_K *y,
+                                       int group) {
+  float acc = 0.0f, accmin = 0.0f;
+  for (int i = 0; i < n / QK_K; i++) {
+    const int8_t *q = row->codes + QK_K * i;
+    const int16_t *sc = row->scales + 16 * i;
+    const float d = row->d[i] * y[i].d;
+    const float dmin = row->dmin[i] * y[i].d;
+    for (int b0 = 0; b0 < 16; b0 += group) {
+      v128_t s = wasm_i32x4_splat(0);
+      int imin = 0;
+      for (int b = b0; b < b0 + group; b++) {
+        v128_t lanes = lane_sums4(wasm_v128_load(q + 16 * b), wasm_v128_load(y[i].qs + 16 * b));
+        s = wasm_i32x4_add(s, wasm_i32x4_mul(lanes, wasm_i32x4_splat(sc[b])));
+        imin += row->mins[16 * i + b] * y[i].bsums[b];
+      }
+      int isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+                 wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+      acc = fma_f32((float)isum, d, acc);
+      accmin = fma_f32((float)imin, dmin, accmin);
+    }
+  }
+  return acc - accmin;
+}
+
+static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y, int type) {
+  const v128_t offset = wasm_i8x16_splat(type == G_Q6_K ? 32 : 0);
   v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
   float summs = 0.0f;
   for (int i = 0; i < n / QK_K; i++) {
     const int8_t *q = row->codes + QK_K * i;
     const int16_t *sc = row->scales + 16 * i;
-    if (has_mins) {
+    if (type == G_Q5_K) {
       /* Q5_K: summs += dmin·Σ_b m_b·(bsums of sub-block b), dmin = -y.d·fp16(x.dmin). */
       int prod = 0;
       for (int b = 0; b < 8; b++) {
@@ -308,10 +394,20 @@ static float dot_decoded_q8_K(int n, const decoded_row *row, const block_q8_K *y
     }
     v128_t s0 = wasm_i32x4_splat(0), s1 = s0;
     for (int g = 0; g < 8; g++) {
-      v128_t a = lane_sums4(wasm_v128_load(q + 32 * g), wasm_v128_load(y[i].qs + 32 * g));
-      v128_t b = lane_sums4(wasm_v128_load(q + 32 * g + 16), wasm_v128_load(y[i].qs + 32 * g + 16));
+      v128_t c0 = wasm_i8x16_add(wasm_v128_load(q + 32 * g), offset);
+      v128_t c1 = wasm_i8x16_add(wasm_v128_load(q + 32 * g + 16), offset);
+      v128_t a = lane_sums4(c0, wasm_v128_load(y[i].qs + 32 * g));
+      v128_t b = lane_sums4(c1, wasm_v128_load(y[i].qs + 32 * g + 16));
       s0 = wasm_i32x4_add(s0, wasm_i32x4_mul(a, wasm_i32x4_splat(sc[2 * g])));
       s1 = wasm_i32x4_add(s1, wasm_i32x4_mul(b, wasm_i32x4_splat(sc[2 * g + 1])));
+    }
+    if (type == G_Q6_K) {
+      int32_t sub[8];
+      for (int m = 0; m < 8; m++) {
+        sub[m] = 32 * (y[i].bsums[2 * m] * sc[2 * m] + y[i].bsums[2 * m + 1] * sc[2 * m + 1]);
+      }
+      s0 = wasm_i32x4_sub(s0, wasm_i32x4_make(sub[0], sub[1], sub[2], sub[3]));
+      s1 = wasm_i32x4_sub(s1, wasm_i32x4_make(sub[4], sub[5], sub[6], sub[7]));
     }
     v128_t d = wasm_f32x4_splat(y[i].d * row->d[i]);
     lo = fma_f32x4(d, wasm_f32x4_convert_i32x4(s0), lo);
@@ -324,6 +420,7 @@ typedef void (*row_decoder)(const void *x, int n, decoded_row *out);
 
 static row_decoder ggml_order_decoder(int type) {
   switch (type) {
+    case G_Q2_K: return decode_q2_K;
     case G_Q3_K: return decode_q3_K;
     case G_Q4_K: return decode_q4_K;
     case G_Q5_K: return decode_q5_K;
@@ -335,6 +432,7 @@ static row_decoder ggml_order_decoder(int type) {
 
 /* 1 when flint_matmul_ggml takes row-major weights of `type` with rows of n_cols, else 0. */
 FLINT_EXPORT(flint_ggml_order_supported) int flint_ggml_order_supported(int type, int n_cols) {
+  if (type == G_F32) return n_cols % 16 == 0;
   if (ggml_order_dot(type)) return n_cols % 32 == 0;
   if (ggml_order_decoder(type)) return n_cols % QK_K == 0 && n_cols <= GGML_ORDER_MAX_COLS;
   return 0;
@@ -368,15 +466,23 @@ int flint_matmul_ggml(int type, const void *w, size_t row_stride_bytes, const vo
   int8_t codes[GGML_ORDER_MAX_COLS] __attribute__((aligned(16)));
   int16_t scales[GGML_ORDER_MAX_COLS / 16];
   float d[GGML_ORDER_MAX_COLS / QK_K], dmin[GGML_ORDER_MAX_COLS / QK_K];
-  int16_t mins[GGML_ORDER_MAX_COLS / 32];
+  int16_t mins[GGML_ORDER_MAX_COLS / 16];
   decoded_row row = {codes, scales, d, mins, dmin};
-  const int has_mins = type == G_Q5_K;
+  /* Tokens below gemm_rows go through ggml's repacked gemm, the rest through its gemv. */
+  const int gemm_rows = n_tokens - n_tokens % 4;
   for (int r = row_begin; r < row_end; r++) {
     decode((const uint8_t *)w + (size_t)r * row_stride_bytes, n_cols, &row);
     for (int t = 0; t < n_tokens; t++) {
       const block_q8_K *yq = (const block_q8_K *)((const uint8_t *)xq + (size_t)t * xq_stride_bytes);
-      y[(size_t)t * y_stride_floats + r] = type == G_Q4_K ? dot_decoded_q4_K_repacked(n_cols, &row, yq)
-                                                          : dot_decoded_q8_K(n_cols, &row, yq, has_mins);
+      float out;
+      if (type == G_Q4_K) {
+        out = dot_decoded_q4_K_repacked(n_cols, &row, yq, t < gemm_rows ? 2 : 8);
+      } else if (type == G_Q2_K) {
+        out = dot_decoded_q2_K_repacked(n_cols, &row, yq, t < gemm_rows ? 8 : 16);
+      } else {
+        out = dot_decoded_q8_K(n_cols, &row, yq, type);
+      }
+      y[(size_t)t * y_stride_floats + r] = out;
     }
   }
   return GGML_ORDER_OK;

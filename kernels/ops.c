@@ -773,9 +773,11 @@ typedef struct {
  * - Q·K for a batch goes through ggml_vec_dot_f32, because Q is a permuted,
  *   non-contiguous view and llamafile's sgemm does not take it. That function feeds 64
  *   elements per step into four 16-lane fused multiply-add accumulators, adds them
- *   (0+2, 1+3, then 0+1), reduces the lanes as a tree and adds the remaining
- *   head_dim % 64 elements by a sequential fused multiply-add. For a single token Q is contiguous and goes through sgemm instead
- *   (see dot_f32_lanes16).
+ *   (0+2, 1+3, then 0+1) and reduces the lanes as a tree. It then adds the remaining
+ *   head_dim % 64 elements in order, each product rounded to float before the add.
+ *   That tail is not fused: with a fused tail, 3 of the 16 quantized micro goldens
+ *   flip a code, and the F32 golden is not bit-exact after position 0. For a single
+ *   token Q is contiguous and goes through sgemm instead (see dot_f32_lanes16).
  * - softmax as in attention_softmax.
  * - P·V through llamafile's sgemm (V is stored transposed and the KV length is padded
  *   to a multiple of 16): 16 lanes over cache positions (lane j % 16), fused
@@ -810,7 +812,10 @@ static float dot_f32_ggml(const float *x, const float *y, int n) {
     }
     sum = reduce16(acc[0][0], acc[0][1], acc[0][2], acc[0][3]);
   }
-  for (int i = np; i < n; i++) sum = fmadd_f32(x[i], y[i], sum);
+  NOVEC for (int i = np; i < n; i++) {
+    float product = x[i] * y[i];
+    sum += product;
+  }
   return sum;
 }
 

@@ -9,7 +9,7 @@ import { activationRowBytes, quantizeRow } from "./quant.ts";
 import { loadKernels } from "./runtime.ts";
 import { HAVE_TESTDATA, testdataPath } from "../../tests/testdata.ts";
 
-const TYPES = ["Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"];
+const TYPES = ["Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"];
 const TOKENS = 5;
 /** Relative to Σ|w·x|: each float32 addition rounds by at most 2^-24 relative. */
 const ORDER_REL = 1e-5;
@@ -95,4 +95,50 @@ Deno.test("matmul_ggml rejects other types and rows", async () => {
   const y = k.alloc(64);
   assert.equal(k.exports.flint_matmul_ggml(q4_0, 0, 18, 0, 34, y, 32, 1, 1, 0, 1), -1);
   assert.equal(k.exports.flint_matmul_ggml(q4k, 0, 144, 0, 292, y, 128, 1, 1, 0, 1), -2);
+});
+
+Deno.test("matmul_ggml F32 sums in 16 lanes", async () => {
+  const k = await loadKernels({ target: "wasm32" });
+  const f32 = ggmlTypeFromName("F32")!;
+  const cols = 64;
+  const rows = 3;
+  const tokens = 2;
+  const f = Math.fround;
+  const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 0.02);
+  const x = Float32Array.from({ length: tokens * cols }, (_, i) => Math.cos(i * 0.3) * 3);
+  const wp = k.alloc(w.length * 4);
+  const xp = k.alloc(x.length * 4);
+  const yp = k.alloc(rows * tokens * 4);
+  k.f32(wp, w.length).set(w);
+  k.f32(xp, x.length).set(x);
+  assert.equal(k.exports.flint_ggml_order_supported(f32, cols), 1);
+  assert.equal(k.exports.flint_ggml_order_supported(f32, cols + 8), 0);
+  const args = [
+    f32,
+    k.ptr(wp),
+    k.ptr(cols * 4),
+    k.ptr(xp),
+    k.ptr(cols * 4),
+    k.ptr(yp),
+    cols,
+    tokens,
+  ];
+  assert.equal(k.exports.flint_matmul_ggml(...args, k.ptr(rows), 0, rows), 0);
+  const y = k.f32(yp, rows * tokens);
+
+  // Reference: lane l accumulates the fused multiply-adds of elements 16i + l; the lanes are
+  // then added as l + l+8, + 4, and finally (0 + 2) + (1 + 3).
+  for (let t = 0; t < tokens; t++) {
+    for (let r = 0; r < rows; r++) {
+      let lanes = new Array<number>(16).fill(0);
+      for (let i = 0; i < cols; i += 16) {
+        for (let l = 0; l < 16; l++) {
+          lanes[l] = f(w[r * cols + i + l] * x[t * cols + i + l] + lanes[l]);
+        }
+      }
+      for (const half of [8, 4]) lanes = lanes.slice(0, half).map((v, l) => f(v + lanes[l + half]));
+      const want = f(f(lanes[0] + lanes[2]) + f(lanes[1] + lanes[3]));
+      assert.equal(y[t * rows + r], want, `token ${t} row ${r}`);
+    }
+  }
 });

@@ -37,7 +37,11 @@ const MATMUL_GRAIN = 4;
  */
 export type MatmulOrder = "flint" | "ggml";
 
-/** Optional callback that receives every named activation, for comparing with a reference. */
+/**
+ * Optional callback that receives every named activation, for comparing with a reference.
+ * It may change the floats in place: the pass goes on with the changed values, which is
+ * how tools/flip_probe.ts tests a single quantized code.
+ */
 export type ActivationHook = (name: string, layer: number, ptr: number, floats: number) => void;
 
 /** Scratch buffers for one batch of up to `maxBatch` tokens; shapes are per batch. */
@@ -253,7 +257,10 @@ export class LlamaForward {
       // 8. SwiGLU: gate [n][n_ff] = silu(ffn_gate · xNorm) · (ffn_up · xNorm).
       this.#matmul(L.ffnGate, s.xNorm, s.gate, n);
       this.#matmul(L.ffnUp, s.xNorm, s.up, n, true);
+      hook?.("ffn_gate", il, s.gate, n * hp.nFf);
+      hook?.("ffn_up", il, s.up, n * hp.nFf);
       ops.swiglu(s.gate, s.gate, s.up, n * hp.nFf);
+      hook?.("ffn_swiglu", il, s.gate, n * hp.nFf);
 
       // 9. Down projection and residual: x += ffn_down · gate.
       this.#matmul(L.ffnDown, s.gate, s.proj, n);
