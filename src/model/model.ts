@@ -74,10 +74,11 @@ export interface ModelOptions {
    */
   chatTemplate?: string;
   /**
-   * Summation order of prompt-batch matmuls. "flint" (default) is the fastest. "ggml"
-   * rounds Q4_1, Q5_0, Q5_1, Q8_0, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS matmuls as
-   * llama.cpp's x86 CPU backend does, so prompt logits match llama.cpp's to float
-   * rounding far more often. Those matmuls take 1.3 to 5.4 times as long (one thread,
+   * Summation order of prompt-batch matmuls. "flint" (default) is the fastest, and its
+   * logits differ from llama.cpp's by float rounding. "ggml" rounds F32, Q4_1, Q5_0, Q5_1,
+   * Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS matmuls as llama.cpp's x86 CPU backend
+   * does and keeps every matrix in the file's layout, so prompt logits match llama.cpp's
+   * to float rounding. Those matmuls take 1.3 to 5.4 times as long (one thread,
    * bench/ggml_order_speed.ts). Single-token steps use the "flint" order either way.
    */
   matmulOrder?: MatmulOrder;
