@@ -25,26 +25,32 @@ static inline int q3kl_code(const block_q3_K *b, int j) {
   return (low | high << 2) - 4;
 }
 
-/* ggml's code (−4..3) of original weight p of a Q3_K block in the file's order. */
-static inline int q3_code_file(const block_q3_K *b, int p) {
-  int h = p / 128, j = (p % 128) / 32, l = p % 32;
-  int low = (b->qs[32 * h + l] >> (2 * j)) & 3;
-  return ((b->hmask[l] >> (4 * h + j)) & 1) ? low : low - 4;
-}
-
 /* Reorders the codes of n_blocks Q3_K blocks at w into the lanes layout, in place. */
 void repack_q3_K_lanes(void *w, size_t n_blocks) {
   block_q3_K *x = w;
   for (size_t b = 0; b < n_blocks; b++) {
-    /* Codes c = ggml code + 4 (0..7) as bytes in original order, then the transpose. */
+    /* Codes c = ggml code + 4 (0..7) as bytes in original order, then the transpose:
+     * value 128h + 32j + 16v + l has low bits (qs[32h + 16v + l] >> 2j) & 3 and high bit
+     * 4h + j of hmask[16v + l]. */
     uint8_t codes[QK_K] __attribute__((aligned(16)));
-    for (int p = 0; p < QK_K; p++) codes[p] = (uint8_t)(q3_code_file(&x[b], p) + 4);
+    const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4);
+    for (int h = 0; h < 2; h++) {
+      for (int j = 0; j < 4; j++) {
+        v128_t bit = wasm_i8x16_splat((int8_t)(1 << (4 * h + j)));
+        for (int v = 0; v < 2; v++) {
+          v128_t low = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(x[b].qs + 32 * h + 16 * v), 2 * j), m3);
+          v128_t hb = wasm_v128_and(wasm_v128_load(x[b].hmask + 16 * v), bit);
+          wasm_v128_store(codes + 128 * h + 32 * j + 16 * v,
+                          wasm_v128_or(low, wasm_v128_and(wasm_i8x16_eq(hb, bit), four)));
+        }
+      }
+    }
     v128_t rows[8][2], cols[16];
     for (int h = 0; h < 2; h++) {
       for (int p = 0; p < 8; p++) rows[p][h] = wasm_v128_load(codes + 128 * h + 16 * p);
     }
     lanes_transpose(rows, cols);
-    const v128_t m3 = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1);
+    const v128_t one = wasm_i8x16_splat(1);
     for (int h = 0; h < 2; h++) {
       v128_t high = wasm_i8x16_splat(0);
       for (int k = 0; k < 2; k++) {
