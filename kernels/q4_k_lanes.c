@@ -13,7 +13,7 @@
  * Code vector u (0..15), byte 2p + e (p = 0..7, e = 0..1) holds weight 32p + 2u + e.
  * Stored vector v (0..7) carries code vector 2v in its low nibbles and 2v + 1 in its high
  * nibbles. The activations are permuted the same way: qs[16u + 2p + e] holds value
- * 32p + 2u + e; d and bsums keep their meaning (bsums sum the values in original order).
+ * 32p + 2u + e; d keeps its meaning, and bsums[p] (p < 8) holds the sum of sub-block p.
  * Lane sums fit int16: a pair of products is at most 2·15·127 and one int16 lane adds at
  * most eight pairs before the scale dot.
  */
@@ -44,6 +44,8 @@ void quantize_row_q8_K_lanes(const float *x, void *vy, int n) {
     }
     lanes_transpose(rows, cols);
     for (int u = 0; u < 16; u++) wasm_v128_store(y[i].qs + 16 * u, cols[u]);
+    /* bsums[b] becomes the sum of sub-block b (32 values), what the min term needs. */
+    for (int b = 0; b < 8; b++) y[i].bsums[b] = (int16_t)(y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
   }
 }
 
@@ -93,19 +95,16 @@ float vec_dot_q4_K_lanes_q8_K_scalar(int n, const void *vx, const void *vy) {
       int s = 0;
       for (int l = 0; l < 32; l++) s += q4kl_code(&x[i], 32 * b + l) * y[i].qs[lanes_pos(32 * b + l)];
       isum += sc * s;
-      msum += m * (y[i].bsums[2 * b] + y[i].bsums[2 * b + 1]);
+      msum += m * y[i].bsums[b];
     }
     sum += y[i].d * (fp16_to_f32(x[i].d) * (float)isum - fp16_to_f32(x[i].dmin) * (float)msum);
   }
   return sum;
 }
 
-/* Four int32 lanes summing to Σ_b m_b·(bsum_2b + bsum_2b+1). */
+/* Four int32 lanes summing to Σ_b m_b·bsums[b] (sub-block sums, see above). */
 static inline v128_t q4kl_min_sums(const block_q8_K *y, v128_t mins) {
-  v128_t lo = wasm_i16x8_shuffle(mins, mins, 0, 0, 1, 1, 2, 2, 3, 3);
-  v128_t hi = wasm_i16x8_shuffle(mins, mins, 4, 4, 5, 5, 6, 6, 7, 7);
-  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums), lo),
-                        wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums + 8), hi));
+  return wasm_i32x4_dot_i16x8(wasm_v128_load(y->bsums), mins);
 }
 
 /*
