@@ -884,7 +884,8 @@ static void attention_f32_ggml(float *out, const float *q, const float *k, const
  * Causal attention with grouped-query heads over one layer's KV cache.
  *   out   [n_tokens][n_head * head_dim] float
  *   q     [n_tokens][n_head * head_dim] float, RoPE already applied
- *   k, v  [n_ctx][n_head_kv * head_dim], float (kv_f16 = 0) or F16 (kv_f16 = 1); cache
+ *   k, v  [n_ctx][n_head_kv * head_dim], float (kv_f16 = 0) or F16 (kv_f16 = 1), or an F16
+ *         cache already widened to float (kv_f16 = 2: F16 rounding, float rows); cache
  *         row j is the token at position j, and each query token's own K/V must
  *         already be stored
  *   positions [n_tokens]: token t attends to cache positions 0..positions[t]
@@ -896,20 +897,20 @@ static void attention_f32_ggml(float *out, const float *q, const float *k, const
  * not a multiple of 4 or exceeds ATTN_MAX_HEAD_DIM, or a position is negative or does
  * not fit in scratch_stride.
  */
-FLINT_EXPORT(flint_attention)
-void flint_attention(float *out, const float *q, const void *k, const void *v, int kv_f16,
-                     const int32_t *positions, int n_tokens, int n_head, int n_head_kv,
-                     int head_dim, float *scratch, int scratch_stride,
-                     int row_begin, int row_end) {
-  if (head_dim > ATTN_MAX_HEAD_DIM || head_dim % 4 != 0) __builtin_trap();
-  if (!kv_f16) {
-    attention_f32_ggml(out, q, k, v, positions, n_tokens, n_head, n_head_kv, head_dim, scratch,
-                       scratch_stride, row_begin, row_end);
-    return;
-  }
+/*
+ * Attention with an F16 cache's rounding: Q and the softmax weights rounded to F16. With
+ * `converted` the cache rows k and v were already widened to float (exactly), which a
+ * prompt batch does once per layer instead of once per query token.
+ */
+static inline __attribute__((always_inline)) void attention_f16(
+    float *out, const float *q, const void *k, const void *v, const int converted,
+    const int32_t *positions, int n_tokens, int n_head, int n_head_kv, int head_dim,
+    float *scratch, int scratch_stride, int row_begin, int row_end) {
+  const int kv_f16 = 1;
+  const int load_f16 = !converted;
   const int group = n_head / n_head_kv;
   const size_t q_stride = (size_t)n_head * head_dim;
-  const size_t elem = kv_f16 ? 2 : 4;
+  const size_t elem = load_f16 ? 2 : 4;
   const size_t kv_stride_bytes = (size_t)n_head_kv * head_dim * elem;
   const float scale = 1.0f / __builtin_sqrtf((float)head_dim);
   float qh[ATTN_CHUNK][ATTN_MAX_HEAD_DIM] __attribute__((aligned(16)));
@@ -956,7 +957,7 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
         for (int r = 0; r < n_runs; r++) {
           const attention_run run = runs[r];
           ATTN_DISPATCH(attention_score2, run.count, pv + run.first, qv + run.first, j,
-                        krow + run.kv_offset_bytes, krow + kv_stride_bytes + run.kv_offset_bytes, kv_f16, head_dim);
+                        krow + run.kv_offset_bytes, krow + kv_stride_bytes + run.kv_offset_bytes, load_f16, head_dim);
         }
       }
       for (; j < n_kv; j++) {
@@ -964,7 +965,7 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
         for (int r = 0; r < n_runs; r++) {
           const attention_run run = runs[r];
           ATTN_DISPATCH(attention_score, run.count, pv + run.first, qv + run.first, j,
-                        krow + run.kv_offset_bytes, kv_f16, head_dim);
+                        krow + run.kv_offset_bytes, load_f16, head_dim);
         }
       }
 
@@ -987,7 +988,7 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
           const attention_run run = runs[r];
           ATTN_DISPATCH(attention_value2, run.count, ov + run.first,
                         (const float *const *)pv + run.first, j, vrow + run.kv_offset_bytes,
-                        vrow + kv_stride_bytes + run.kv_offset_bytes, kv_f16, head_dim);
+                        vrow + kv_stride_bytes + run.kv_offset_bytes, load_f16, head_dim);
         }
       }
       for (; j < n_kv; j++) {
@@ -996,10 +997,28 @@ void flint_attention(float *out, const float *q, const void *k, const void *v, i
           const attention_run run = runs[r];
           ATTN_DISPATCH(attention_value, run.count, ov + run.first,
                         (const float *const *)pv + run.first, j, vrow + run.kv_offset_bytes,
-                        kv_f16, head_dim);
+                        load_f16, head_dim);
         }
       }
     }
+  }
+}
+
+FLINT_EXPORT(flint_attention)
+void flint_attention(float *out, const float *q, const void *k, const void *v, int kv_f16,
+                     const int32_t *positions, int n_tokens, int n_head, int n_head_kv,
+                     int head_dim, float *scratch, int scratch_stride,
+                     int row_begin, int row_end) {
+  if (head_dim > ATTN_MAX_HEAD_DIM || head_dim % 4 != 0) __builtin_trap();
+  if (kv_f16 == 0) {
+    attention_f32_ggml(out, q, k, v, positions, n_tokens, n_head, n_head_kv, head_dim, scratch,
+                       scratch_stride, row_begin, row_end);
+  } else if (kv_f16 == 2) {
+    attention_f16(out, q, k, v, 1, positions, n_tokens, n_head, n_head_kv, head_dim, scratch,
+                  scratch_stride, row_begin, row_end);
+  } else {
+    attention_f16(out, q, k, v, 0, positions, n_tokens, n_head, n_head_kv, head_dim, scratch,
+                  scratch_stride, row_begin, row_end);
   }
 }
 

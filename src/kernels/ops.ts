@@ -50,6 +50,11 @@ export interface AttentionArgs {
   v: number;
   /** True for an F16 cache, false for F32. */
   kvF16: boolean;
+  /**
+   * With `kvF16`: `k` and `v` hold the F16 cache rows widened to float32 (`f16ToF32`), so
+   * the kernel skips the conversion. Results are the same bits as from the F16 rows.
+   */
+  kvWidened?: boolean;
   /** int32 `[nTokens]`: token t attends to cache positions `0..positions[t]`. */
   positions: number;
   nTokens: number;
@@ -186,7 +191,7 @@ export class Ops {
         this.#p(a.q),
         this.#p(a.k),
         this.#p(a.v),
-        a.kvF16 ? 1 : 0,
+        a.kvF16 ? (a.kvWidened ? 2 : 1) : 0,
         this.#p(a.positions),
         a.nTokens,
         a.nHead,

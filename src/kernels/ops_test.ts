@@ -531,6 +531,24 @@ for (const target of ["wasm32", "wasm64"] as const) {
       call(k, "flint_attention", ...raw, 3, nHead);
       assertBitEqual(mem.read(split, nTokens * qRow), got, "attention split by heads");
 
+      if (kvF16) {
+        // Rows widened to float first (as a prompt batch does) give the same bits.
+        const wk = mem.f32(nCtx * kvRow);
+        const wv = mem.f32(nCtx * kvRow);
+        ops.f16ToF32(wk, pk, nCtx * kvRow);
+        ops.f16ToF32(wv, pv, nCtx * kvRow);
+        const widened = mem.f32(nTokens * qRow);
+        ops.attention({
+          ...args,
+          k: wk,
+          v: wv,
+          kvWidened: true,
+          out: widened,
+          scratch: mem.f32(nHead * stride),
+        });
+        assertBitEqual(mem.read(widened, nTokens * qRow), got, "attention on widened rows");
+      }
+
       // float64 reference. With an F16 cache, ggml rounds Q and the softmax weights to
       // F16 before the products, and `mirror` makes the reference do the same.
       const reference = (mirror: boolean) => {

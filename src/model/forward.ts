@@ -30,6 +30,8 @@ export type LogitsMode = "last" | "all" | "none";
 const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
+/** Smallest batch whose attention widens the F16 cache rows first. */
+const WIDEN_MIN_BATCH = 16;
 
 /**
  * Summation order of prompt-batch matmuls: flint's fastest, or llama.cpp's x86 order
@@ -228,13 +230,23 @@ export class LlamaForward {
       this.#storeKv(cache, cache.k[il], s.k, pos0, n);
       this.#storeKv(cache, cache.v[il], s.v, pos0, n);
 
-      // 5. Attention with grouped-query heads: attn [n][n_embd].
+      // 5. Attention with grouped-query heads: attn [n][n_embd]. A prompt batch widens
+      // the F16 rows it attends to once into the (idle) FFN buffers, instead of once per
+      // query token inside the kernel; the bits do not change.
+      const nKv = pos0 + n;
+      const widen = cache.type === "f16" && n >= WIDEN_MIN_BATCH &&
+        nKv * hp.nEmbdKv <= this.maxBatch * hp.nFf;
+      if (widen) {
+        ops.f16ToF32(s.gate, cache.k[il], nKv * hp.nEmbdKv);
+        ops.f16ToF32(s.up, cache.v[il], nKv * hp.nEmbdKv);
+      }
       ops.attention({
         out: s.attn,
         q: s.q,
-        k: cache.k[il],
-        v: cache.v[il],
+        k: widen ? s.gate : cache.k[il],
+        v: widen ? s.up : cache.v[il],
         kvF16: cache.type === "f16",
+        kvWidened: widen,
         positions: s.positions,
         nTokens: n,
         nHead: hp.nHead,
