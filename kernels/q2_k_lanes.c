@@ -16,12 +16,6 @@
  */
 #include "quants.h"
 
-/* Position of original value j of a super-block within the 16-weight lanes order. */
-static inline int lanes16_pos(int j) {
-  int h = j >> 7, p = (j >> 4) & 7, u = (j & 15) >> 1, e = j & 1;
-  return 128 * h + 16 * u + 2 * p + e;
-}
-
 /* Code of original weight j of a lanes-ordered Q2_K block. */
 static inline int q2kl_code(const block_q2_K *b, int j) {
   int pos = lanes16_pos(j), h = pos >> 7, u = (pos >> 4) & 7;

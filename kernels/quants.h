@@ -658,6 +658,15 @@ static inline void lanes_transpose(const v128_t rows[8][2], v128_t cols[16]) {
   }
 }
 
+/*
+ * Position of original value j of a super-block in the 16-weight lanes order (Q2_K, Q3_K
+ * and Q6_K lanes): half h = j / 128, code vector u, byte pair 2p, 2p+1 of sub-block p.
+ */
+static inline int lanes16_pos(int j) {
+  int h = j >> 7, p = (j >> 4) & 7, u = (j & 15) >> 1, e = j & 1;
+  return 128 * h + 16 * u + 2 * p + e;
+}
+
 /* Q2_K in the lanes layout (q2_k_lanes.c) and its permuted Q8_K activations. */
 void quantize_row_q8_K_lanes16(const float *x, void *y, int n);
 void repack_q2_K_lanes(void *w, size_t n_blocks);
