@@ -7,8 +7,8 @@
  * vector pair. flint_repack_lanes reorders the 128 code bytes of each block (in place,
  * head untouched) so that in every code vector the byte pair 2p, 2p+1 belongs to
  * sub-block p. Sixteen int8 dots then sum in int16 lanes that each stay within one
- * sub-block, and one dot against the eight scales (as unpacked, no broadcast) applies
- * them all: about 12 % faster for one token and 15–20 % for eight on this machine.
+ * sub-block. One dot against the eight scales (as unpacked, no broadcast) applies them
+ * all, which measured about 12 % faster for one token and 15–20 % for eight here.
  *
  * Code vector u (0..15), byte 2p + e (p = 0..7, e = 0..1) holds weight 32p + 2u + e.
  * Stored vector v (0..7) carries code vector 2v in its low nibbles and 2v + 1 in its high
@@ -111,8 +111,8 @@ static inline v128_t q4kl_min_sums(const block_q8_K *y, v128_t mins) {
  * One row against nt tokens (nt a compile-time 1, 4 or 8) over nb blocks, continuing the
  * sums in state[t] = {Σ d-term, Σ min term}. Every nt runs the same float steps per
  * token, so all entry points give the same bits. Codes are decoded a quarter block (four
- * code vectors) at a time and used by every token; each token keeps one int16 vector per
- * half block.
+ * code vectors) at a time and used by every token, and each token keeps one int16 vector
+ * per half block.
  */
 static inline __attribute__((always_inline)) void q4kl_dot_blocks(int nb, const void *vx,
                                                                   const void *const *ys,

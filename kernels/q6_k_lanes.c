@@ -5,8 +5,8 @@
  * Codes are the stored 0..63 and ggml's value is code − 32; the −32 returns as
  * 32·Σ_k s_k·bsum_k, as in q6_k.c. A pair of products is at most 2·63·127, so an int16
  * lane can add the pairs of two code vectors before one i32x4.dot_i16x8 against the
- * half's eight scales: one scale dot per two int8 dots in place of one per dot, and no
- * broadcast scales.
+ * half's eight scales. That is one scale dot per two int8 dots in place of one per dot,
+ * with no broadcast scales.
  *
  * Storage: ql (128 bytes) holds the low four bits, vector k of half h (ql + 64h + 16k)
  * carrying code vector 2k in its low nibbles and 2k + 1 in its high ones; qh (64 bytes)

@@ -1,8 +1,8 @@
 /**
- * The kernels' weight layouts against the file's: the segmented row layout
- * (`repackSegments`) gives the same bits as row-major rows, the Q4_K lanes block layout
- * (`repackLanes`) the same values up to float rounding, and every entry point on one
- * layout the same bits as the others.
+ * The kernels' weight layouts against the file's. The segmented row layout
+ * (`repackSegments`) gives the same bits as row-major rows, and the lanes block layouts
+ * (`repackLanes`) the same values up to float rounding. On one layout every entry point
+ * gives the same bits as the others.
  */
 import assert from "node:assert/strict";
 import { GgmlType } from "../gguf/ggml_type.ts";

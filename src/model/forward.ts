@@ -231,8 +231,8 @@ export class LlamaForward {
       this.#storeKv(cache, cache.v[il], s.v, pos0, n);
 
       // 5. Attention with grouped-query heads: attn [n][n_embd]. A prompt batch widens
-      // the F16 rows it attends to once into the (idle) FFN buffers, instead of once per
-      // query token inside the kernel; the bits do not change.
+      // the F16 rows it attends to once into the (idle) FFN buffers, not once per query
+      // token inside the kernel. The bits do not change.
       const nKv = pos0 + n;
       const widen = cache.type === "f16" && n >= WIDEN_MIN_BATCH &&
         nKv * hp.nEmbdKv <= this.maxBatch * hp.nFf;

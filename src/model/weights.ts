@@ -174,7 +174,7 @@ export function isKnownUnused(name: string): boolean {
 /**
  * Reads every planned tensor into kernel memory and returns the bound weights.
  * `onProgress` is called after each tensor with the bytes read so far. With `repack`
- * (the default) matrices go into the kernels' faster layouts: Q4_K blocks in lane order,
+ * (the default) matrices go into the kernels' faster layouts: Q2_K, Q3_K, Q4_K and Q6_K blocks in lane order,
  * rows over 32 blocks in column segments, and the four-row types' rows interleaved in
  * fours. Without it every matrix stays as in the file, which the ggml-order kernels need.
  */
@@ -245,9 +245,9 @@ export async function loadWeights(
 }
 
 /**
- * Whether a matrix gets the kernels' segmented layout: rows over 32 blocks (8192 values
- * of a K-quant, as ffn_down's n_ff-wide rows) lose speed once their activations no
- * longer fit L1 beside the streaming weights, and the layout avoids that.
+ * Tells whether a matrix gets the kernels' segmented layout. Rows over 32 blocks (8192
+ * values of a K-quant, as ffn_down's n_ff-wide rows) lose speed once their activations
+ * no longer fit L1 beside the streaming weights, and the layout avoids that.
  */
 function segmentWorthwhile(
   kernels: Kernels,
