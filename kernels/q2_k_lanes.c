@@ -5,14 +5,14 @@
  * A Q2_K super-block has sixteen sub-blocks of 16 weights, each with a 4-bit scale. In
  * ggml's order each 16-byte code vector is one sub-block, so every int8 dot pays its own
  * i32x4.dot_i16x8 against a broadcast scale. Here half h (sub-blocks 8h..8h+7) has eight
- * code vectors u, and byte pair 2p, 2p+1 of vector u holds weights 2u, 2u+1 of sub-block
+ * code vectors u, and byte pair 2p, 2p+1 of vector u contains weights 2u, 2u+1 of sub-block
  * 8h + p. Eight dots add in int16 lanes that each stay within one sub-block, and one dot
  * against the half's eight scales applies them.
  *
  * Storage (qs, 64 bytes; scales, d and dmin stay where they are): vector k of half h
  * (qs + 32h + 16k) carries code vector 4k + j in bits 2j, 2j+1 (j = 0..3). Activations:
- * qs[128h + 16u + 2p + e] holds value 128h + 16p + 2u + e; d and bsums keep their meaning.
- * A lane adds at most eight pairs of products of at most 3·127 each, so int16 holds it.
+ * qs[128h + 16u + 2p + e] contains value 128h + 16p + 2u + e; d and bsums keep their meaning.
+ * A lane adds at most eight pairs of products of at most 3·127 each, so int16 does not overflow.
  */
 #include "quants.h"
 
@@ -132,11 +132,7 @@ static inline __attribute__((always_inline)) void q2kl_dot_xn(int n, const void 
         c[3] = wasm_v128_and(c[3], m3);
         for (int t = 0; t < nt; t++) {
           const int8_t *q8 = ((const block_q8_K *)ys[t])[i].qs + 128 * h + 64 * k;
-          v128_t p = wasm_i16x8_add(
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8), c[0]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 16), c[1])),
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8 + 32), c[2]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 48), c[3])));
+          v128_t p = dot64_pairs_i8_u7(q8, c);
           s[t] = k == 0 ? p : wasm_i16x8_add(s[t], p);
         }
       }

@@ -5,9 +5,9 @@
  * Codes are taken as c = low | high << 2 in 0..7, and ggml's value is c − 4; the −4 returns
  * as 4·Σ_k s_k·bsum_k, as in q3_k.c. Storage: qs (64 bytes) packs the low two bits like
  * Q2_K lanes (vector k of half h at qs + 32h + 16k, code vector 4k + j in bits 2j, 2j+1);
- * hmask (32 bytes) holds the high bit of code vector u of half h as bit u of
+ * hmask (32 bytes) contains the high bit of code vector u of half h as bit u of
  * hmask[16h + m], byte m of the vector. Scales and d stay where they are. A lane adds at
- * most eight pairs of products of at most 7·127 each, so int16 holds it.
+ * most eight pairs of products of at most 7·127 each, so int16 does not overflow.
  */
 #include "quants.h"
 
@@ -125,11 +125,7 @@ static inline __attribute__((always_inline)) void q3kl_dot_xn(int n, const void 
         }
         for (int t = 0; t < nt; t++) {
           const int8_t *q8 = ((const block_q8_K *)ys[t])[i].qs + 128 * h + 64 * k;
-          v128_t p = wasm_i16x8_add(
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8), c[0]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 16), c[1])),
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8 + 32), c[2]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 48), c[3])));
+          v128_t p = dot64_pairs_i8_u7(q8, c);
           s[t] = k == 0 ? p : wasm_i16x8_add(s[t], p);
         }
       }

@@ -2,7 +2,7 @@
  * Q4_K in the "lanes" layout, and its Q8_K activations in the matching order.
  *
  * A Q4_K super-block has eight sub-blocks of 32 weights, each with its own scale. In
- * ggml's order every 16-byte vector of codes holds weights of one or two sub-blocks, so a
+ * ggml's order every 16-byte vector of codes contains weights of one or two sub-blocks, so a
  * dot product pays one i32x4.dot_i16x8 against a broadcast scale per sub-block and
  * vector pair. flint_repack_lanes reorders the 128 code bytes of each block (in place,
  * head untouched) so that in every code vector the byte pair 2p, 2p+1 belongs to
@@ -10,10 +10,10 @@
  * sub-block. One dot against the eight scales (as unpacked, no broadcast) applies them
  * all, which measured about 12 % faster for one token and 15–20 % for eight here.
  *
- * Code vector u (0..15), byte 2p + e (p = 0..7, e = 0..1) holds weight 32p + 2u + e.
+ * Code vector u (0..15), byte 2p + e (p = 0..7, e = 0..1) contains weight 32p + 2u + e.
  * Stored vector v (0..7) carries code vector 2v in its low nibbles and 2v + 1 in its high
- * nibbles. The activations are permuted the same way: qs[16u + 2p + e] holds value
- * 32p + 2u + e; d keeps its meaning, and bsums[p] (p < 8) holds the sum of sub-block p.
+ * nibbles. The activations are permuted the same way: qs[16u + 2p + e] contains value
+ * 32p + 2u + e; d keeps its meaning, and bsums[p] (p < 8) is the sum of sub-block p.
  * Lane sums fit int16: a pair of products is at most 2·15·127 and one int16 lane adds at
  * most eight pairs before the scale dot.
  */
@@ -142,11 +142,7 @@ static inline __attribute__((always_inline)) void q4kl_dot_blocks(int nb, const 
         }
         for (int t = 0; t < nt; t++) {
           const int8_t *q8 = ((const block_q8_K *)ys[t])[i].qs + 128 * h + 64 * qq;
-          v128_t p = wasm_i16x8_add(
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8), c[0]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 16), c[1])),
-              wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8 + 32), c[2]),
-                             dot16_pairs_i8_u7(wasm_v128_load(q8 + 48), c[3])));
+          v128_t p = dot64_pairs_i8_u7(q8, c);
           s[t] = qq == 0 ? p : wasm_i16x8_add(s[t], p);
         }
       }

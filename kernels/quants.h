@@ -349,8 +349,8 @@ static inline v128_t dot16_i8_u7(v128_t a, v128_t b) {
 
 /*
  * As dot16_i8_u7, but lane i is always a[2i]·b[2i] + a[2i+1]·b[2i+1] (adjacent bytes), as
- * the relaxed instruction defines it; dot16_i8_u7's plain form pairs bytes i and i + 8.
- * For layouts whose lanes must stay apart (Q4_K lanes).
+ * the relaxed instruction defines it. dot16_i8_u7's plain form pairs bytes i and i + 8
+ * instead, which mixes sub-blocks in the lanes layouts.
  */
 static inline v128_t dot16_pairs_i8_u7(v128_t a, v128_t b) {
 #ifdef FLINT_RELAXED
@@ -360,6 +360,17 @@ static inline v128_t dot16_pairs_i8_u7(v128_t a, v128_t b) {
   v128_t b_even = wasm_v128_and(b, wasm_i16x8_splat(0xff)), b_odd = wasm_u16x8_shr(b, 8);
   return wasm_i16x8_add(wasm_i16x8_mul(a_even, b_even), wasm_i16x8_mul(a_odd, b_odd));
 #endif
+}
+
+/*
+ * Sum of four dot16_pairs_i8_u7 over 64 consecutive activation bytes at q8 against code
+ * vectors c[0..3]: one quarter of a lanes-layout super-block.
+ */
+static inline v128_t dot64_pairs_i8_u7(const int8_t *q8, const v128_t c[4]) {
+  return wasm_i16x8_add(wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8), c[0]),
+                                       dot16_pairs_i8_u7(wasm_v128_load(q8 + 16), c[1])),
+                        wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8 + 32), c[2]),
+                                       dot16_pairs_i8_u7(wasm_v128_load(q8 + 48), c[3])));
 }
 
 /* As dot16_i8_u7 for two signed operands with |a|, |b| ≤ 127 (plain SIMD128 only). */
@@ -620,10 +631,9 @@ void vec_dot_q2_K_q8_K_x4(int n, const void *x, const void *const ys[4], float o
 typedef void (*dot_x8_fn)(int n, const void *x, const void *const ys[8], float out[8]);
 void vec_dot_q4_K_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
 /*
- * A row's dot product in segments of blocks: part runs nb blocks from x (weights) and y
- * (activations) on and carries two float vectors of sums in state (zeroed before the
- * first segment); finish turns them into the result. Any split gives the bits of the
- * whole-row vec_dot.
+ * A row's dot product in segments of blocks. part runs nb blocks from x (weights) and y
+ * (activations) on, carrying two float vectors of sums in state (zeroed before the first
+ * segment), and finish turns them into the result. Any split gives the whole-row bits.
  */
 typedef void (*dot_part_fn)(int nb, const void *x, const void *y, v128_t state[2]);
 typedef float (*dot_finish_fn)(const v128_t state[2]);
@@ -632,7 +642,7 @@ void vec_dot_part_q6_K_q8_K(int nb, const void *x, const void *y, v128_t state[2
 float vec_dot_finish_q4_K_q8_K(const v128_t state[2]);
 float vec_dot_finish_q6_K_q8_K(const v128_t state[2]);
 /*
- * The transpose behind the lanes layouts (q4_k_lanes.c, q2_k_lanes.c): two 8×8 matrices
+ * The transpose behind the lanes layouts (q*_k_lanes.c): two 8×8 matrices
  * of byte pairs, rows[p][h] holding row p of matrix h. Column u of matrix h (pair u of
  * every row) becomes cols[8h + u]. Three rounds of 16-, 32- and 64-bit interleaves.
  */
