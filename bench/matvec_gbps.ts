@@ -203,9 +203,10 @@ for (const name of values.types.split(",")) {
       }
     }
     if (!values["no-scalar"]) {
-      // The scalar reference reads row-major rows, so it runs on the unrepacked layout
-      // only (on interleaved bytes it would time the same work on scrambled blocks).
-      const scalar = time(() => matvecScalar(k, type, w, stride, xq, y, cols, 0, rows));
+      // The scalar reference reads row-major rows of the block format the activations were
+      // quantized for (lanes included). On interleaved or segmented rows it times the same
+      // work on scrambled blocks.
+      const scalar = time(() => matvecScalar(k, actType, w, stride, xq, y, cols, 0, rows));
       line += `  scalar ${(total / scalar / 1e9).toFixed(2)} GB/s  x${(scalar / simd).toFixed(1)}`;
     }
     console.log(line);

@@ -26,9 +26,9 @@ volatile int32_t flint_opaque_zero = 0;
 #define FLINT_LANES 1024
 
 /*
- * Flag added to a weight type id for a matrix rewritten by flint_repack_segments: rows go
- * in groups of SEGMENT_ROWS, and within a group the first SEGMENT_BLOCKS blocks of every
- * row come first (row after row), then the next SEGMENT_BLOCKS of every row, and so on.
+ * Flag added to a weight type id for a matrix rewritten by flint_repack_segments. Rows go
+ * in groups of SEGMENT_ROWS. Within a group, the first SEGMENT_BLOCKS blocks of every row
+ * come first (row after row), then the next SEGMENT_BLOCKS of every row, and so on.
  *
  * Why: a Q8_K activation row of 8192 values (9 KiB) stays in L1 while the weights stream
  * past it, but an n_ff-wide one (14336 values, 16 KiB) does not, and the one-row kernels

@@ -8,9 +8,9 @@
  * half's eight scales. That is one scale dot per two int8 dots in place of one per dot,
  * with no broadcast scales.
  *
- * Storage: ql (128 bytes) holds the low four bits, vector k of half h (ql + 64h + 16k)
+ * Storage: ql (128 bytes) contains the low four bits, vector k of half h (ql + 64h + 16k)
  * carrying code vector 2k in its low nibbles and 2k + 1 in its high ones; qh (64 bytes)
- * holds the high two bits, vector m of half h (qh + 32h + 16m) carrying code vector
+ * contains the high two bits, vector m of half h (qh + 32h + 16m) carrying code vector
  * 4m + j in bits 2j, 2j+1. Scales and d stay where they are.
  */
 #include "quants.h"

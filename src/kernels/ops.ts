@@ -67,6 +67,12 @@ export interface AttentionArgs {
   scratchStride: number;
 }
 
+/** The kernel's cache mode: 0 F32, 1 F16, 2 F16 rows widened to float. */
+function kvMode(a: AttentionArgs): number {
+  if (!a.kvF16) return 0;
+  return a.kvWidened ? 2 : 1;
+}
+
 /** Largest head size `flint_attention` accepts. */
 export const ATTENTION_MAX_HEAD_DIM = 1024;
 
@@ -191,7 +197,7 @@ export class Ops {
         this.#p(a.q),
         this.#p(a.k),
         this.#p(a.v),
-        a.kvF16 ? (a.kvWidened ? 2 : 1) : 0,
+        kvMode(a),
         this.#p(a.positions),
         a.nTokens,
         a.nHead,

@@ -355,7 +355,7 @@ export function isSegmentSupported(k: Kernels, type: GgmlType): boolean {
  * Rewrites `nRows` row-major rows of `nCols` weights at `w` in place into the segmented
  * layout: in each group of 16 rows, the first 32 blocks of every row, then the next 32,
  * and so on. Matrix × vector then runs a group segment by segment against activations
- * that stay in L1 while reading the weights as one stream; on this machine's 32 KiB L1
+ * that stay in L1, while reading the weights as one stream. On this machine's 32 KiB L1
  * that keeps 14336-wide rows (ffn_down) at the speed of 4096-wide ones. Results are the
  * same bits as on the row-major matrix. `nRows` must be a multiple of 16, `rowStrideBytes`
  * exactly one row, and `tmp` must hold 16·rowStrideBytes bytes. Afterwards use
