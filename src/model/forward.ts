@@ -207,34 +207,47 @@ export class LlamaForward {
     );
     hook?.("inp_embd", -1, s.x, n * hp.nEmbd);
 
+    // The last layer needs K and V of every token but the rest only for the rows whose
+    // logits are wanted (none for an inner batch of a long prompt), as llama.cpp prunes
+    // its output rows. Other rows of x keep their values from the layer before. With a
+    // hook every row goes through, so the hook sees whole batches.
+    const wanted = hook || mode === "all" ? 0 : mode === "last" ? n - 1 : n;
+    const f32 = 4;
     for (let il = 0; il < hp.nLayer; il++) {
       const L = w.layers[il];
+      // Rows r0..n-1 go on past the K/V store: m of them.
+      const r0 = il === hp.nLayer - 1 ? wanted : 0;
+      const m = n - r0;
+      const x = s.x + r0 * hp.nEmbd * f32;
 
       // 1. Attention norm: xNorm [n][n_embd] = rms_norm(x) · attn_norm.
       ops.rmsNorm(s.xNorm, s.x, L.attnNorm.ptr, hp.nEmbd, n, hp.fNormRmsEps);
       hook?.("attn_norm", il, s.xNorm, n * hp.nEmbd);
 
-      // 2. Q [n][n_embd], K [n][n_embd_kv], V [n][n_embd_kv].
-      this.#matmul(L.attnQ, s.xNorm, s.q, n);
+      // 2. Q [m][n_embd] from rows r0.., K [n][n_embd_kv], V [n][n_embd_kv].
+      if (m > 0) this.#matmul(L.attnQ, s.xNorm + r0 * hp.nEmbd * f32, s.q, m);
       this.#matmul(L.attnK, s.xNorm, s.k, n, true);
       this.#matmul(L.attnV, s.xNorm, s.v, n, true);
 
       // 3. RoPE on Q and K, in place (normal pairing: elements 2i and 2i+1).
-      ops.rope(s.q, s.q, s.rope, n, hp.nHead, hp.nEmbdHead, hp.nRot, false);
+      if (m > 0) {
+        ops.rope(s.q, s.q, s.rope + r0 * hp.nRot * f32, m, hp.nHead, hp.nEmbdHead, hp.nRot, false);
+      }
       ops.rope(s.k, s.k, s.rope, n, hp.nHeadKv, hp.nEmbdHead, hp.nRot, false);
-      hook?.("Qcur", il, s.q, n * hp.nEmbd);
+      hook?.("Qcur", il, s.q, m * hp.nEmbd);
       hook?.("Kcur", il, s.k, n * hp.nEmbdKv);
       hook?.("Vcur", il, s.v, n * hp.nEmbdKv);
 
       // 4. Store K and V at positions pos0..pos0+n-1 of this layer's cache.
       this.#storeKv(cache, cache.k[il], s.k, pos0, n);
       this.#storeKv(cache, cache.v[il], s.v, pos0, n);
+      if (m === 0) continue;
 
-      // 5. Attention with grouped-query heads: attn [n][n_embd]. A prompt batch widens
+      // 5. Attention with grouped-query heads: attn [m][n_embd]. A prompt batch widens
       // the F16 rows it attends to once into the (idle) FFN buffers, not once per query
       // token inside the kernel. The bits do not change.
       const nKv = pos0 + n;
-      const widen = cache.type === "f16" && n >= WIDEN_MIN_BATCH &&
+      const widen = cache.type === "f16" && m >= WIDEN_MIN_BATCH &&
         nKv * hp.nEmbdKv <= this.maxBatch * hp.nFf;
       if (widen) {
         ops.f16ToF32(s.gate, cache.k[il], nKv * hp.nEmbdKv);
@@ -247,37 +260,37 @@ export class LlamaForward {
         v: widen ? s.up : cache.v[il],
         kvF16: cache.type === "f16",
         kvWidened: widen,
-        positions: s.positions,
-        nTokens: n,
+        positions: s.positions + r0 * f32,
+        nTokens: m,
         nHead: hp.nHead,
         nHeadKv: hp.nHeadKv,
         headDim: hp.nEmbdHead,
         scratch: cache.scores,
         scratchStride: cache.nCtx,
       });
-      hook?.("kqv_out", il, s.attn, n * hp.nEmbd);
+      hook?.("kqv_out", il, s.attn, m * hp.nEmbd);
 
-      // 6. Output projection and residual: x += attn_output · attn.
-      this.#matmul(L.attnOutput, s.attn, s.proj, n);
-      ops.add(s.x, s.x, s.proj, n * hp.nEmbd);
-      hook?.("ffn_inp", il, s.x, n * hp.nEmbd);
+      // 6. Output projection and residual: x += attn_output · attn (rows r0..).
+      this.#matmul(L.attnOutput, s.attn, s.proj, m);
+      ops.add(x, x, s.proj, m * hp.nEmbd);
+      hook?.("ffn_inp", il, x, m * hp.nEmbd);
 
       // 7. FFN norm: xNorm = rms_norm(x) · ffn_norm.
-      ops.rmsNorm(s.xNorm, s.x, L.ffnNorm.ptr, hp.nEmbd, n, hp.fNormRmsEps);
-      hook?.("ffn_norm", il, s.xNorm, n * hp.nEmbd);
+      ops.rmsNorm(s.xNorm, x, L.ffnNorm.ptr, hp.nEmbd, m, hp.fNormRmsEps);
+      hook?.("ffn_norm", il, s.xNorm, m * hp.nEmbd);
 
-      // 8. SwiGLU: gate [n][n_ff] = silu(ffn_gate · xNorm) · (ffn_up · xNorm).
-      this.#matmul(L.ffnGate, s.xNorm, s.gate, n);
-      this.#matmul(L.ffnUp, s.xNorm, s.up, n, true);
-      hook?.("ffn_gate", il, s.gate, n * hp.nFf);
-      hook?.("ffn_up", il, s.up, n * hp.nFf);
-      ops.swiglu(s.gate, s.gate, s.up, n * hp.nFf);
-      hook?.("ffn_swiglu", il, s.gate, n * hp.nFf);
+      // 8. SwiGLU: gate [m][n_ff] = silu(ffn_gate · xNorm) · (ffn_up · xNorm).
+      this.#matmul(L.ffnGate, s.xNorm, s.gate, m);
+      this.#matmul(L.ffnUp, s.xNorm, s.up, m, true);
+      hook?.("ffn_gate", il, s.gate, m * hp.nFf);
+      hook?.("ffn_up", il, s.up, m * hp.nFf);
+      ops.swiglu(s.gate, s.gate, s.up, m * hp.nFf);
+      hook?.("ffn_swiglu", il, s.gate, m * hp.nFf);
 
       // 9. Down projection and residual: x += ffn_down · gate.
-      this.#matmul(L.ffnDown, s.gate, s.proj, n);
-      ops.add(s.x, s.x, s.proj, n * hp.nEmbd);
-      hook?.("l_out", il, s.x, n * hp.nEmbd);
+      this.#matmul(L.ffnDown, s.gate, s.proj, m);
+      ops.add(x, x, s.proj, m * hp.nEmbd);
+      hook?.("l_out", il, x, m * hp.nEmbd);
     }
     if (mode === "none") return new Float32Array(0);
 
