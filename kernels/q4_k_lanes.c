@@ -108,13 +108,12 @@ static inline v128_t q4kl_min_sums(const block_q8_K *y, v128_t mins) {
 }
 
 /*
- * One row against nt tokens (nt a compile-time 1, 4 or 8) over nb blocks. Token t's sum
- * so far is lane 0 of state[t][0] (its other lanes and state[t][1] are zero); inside, the
- * sums of tokens 4g..4g+3 are the lanes of acc[g]. Per block and token the integer sums
- * become d·Σ − dmin·Σmin in four float lanes, which add up across lanes in a fixed order
- * and then, times the token's scale, onto its sum: one float step per token and block,
- * the same for every nt, so all entry points give the same bits. Codes are decoded a
- * half block (eight code vectors) at a time and used by every token.
+ * One row against nt tokens (nt a compile-time 1, 4 or 8) over nb blocks, continuing the
+ * sums in state[t][0] (state[t][1] stays zero). Per block and token the integer sums
+ * become d·Σ − dmin·Σmin in four float lanes, which add onto the token's sums times
+ * its activation scale. Every nt runs the same float steps per token, so all entry points
+ * give the same bits. Codes are decoded a half block (eight code vectors) at a time and
+ * used by every token.
  */
 static inline __attribute__((always_inline)) void q4kl_dot_blocks(int nb, const void *vx,
                                                                   const void *const *ys,
@@ -122,15 +121,8 @@ static inline __attribute__((always_inline)) void q4kl_dot_blocks(int nb, const 
                                                                   const int nt) {
   const block_q4_K *x = vx;
   const v128_t m4 = wasm_i8x16_splat(15);
-  const int ng = nt < 4 ? 1 : nt / 4;
-  v128_t acc[2];
-  for (int g = 0; g < ng; g++) {
-    acc[g] = nt == 1 ? state[0][0]
-                     : wasm_f32x4_make(wasm_f32x4_extract_lane(state[4 * g][0], 0),
-                                       wasm_f32x4_extract_lane(state[4 * g + 1][0], 0),
-                                       wasm_f32x4_extract_lane(state[4 * g + 2][0], 0),
-                                       wasm_f32x4_extract_lane(state[4 * g + 3][0], 0));
-  }
+  v128_t acc[8];
+  for (int t = 0; t < nt; t++) acc[t] = state[t][0];
   for (int i = 0; i < nb; i++) {
     v128_t head = wasm_v128_load(&x[i]);
     v128_t packed = unpack_scales_mins_k4_v(head);
@@ -153,32 +145,17 @@ static inline __attribute__((always_inline)) void q4kl_dot_blocks(int nb, const 
     }
     v128_t d = wasm_f32x4_splat(fp16_to_f32(wasm_u16x8_extract_lane(head, 0)));
     v128_t neg_dmin = wasm_f32x4_splat(-fp16_to_f32(wasm_u16x8_extract_lane(head, 1)));
-    for (int g = 0; g < ng; g++) {
-      v128_t f[4];
-      for (int k = 0; k < (nt < 4 ? 1 : 4); k++) {
-        const block_q8_K *y = (const block_q8_K *)ys[4 * g + k] + i;
-        v128_t msum = wasm_f32x4_convert_i32x4(q4kl_min_sums(y, mins));
-        f[k] = madd_f32x4(msum, neg_dmin, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[4 * g + k]), d));
-      }
-      if (nt == 1) {
-        acc[0] = madd_f32x4(hsum1_f32x4(f[0]), wasm_f32x4_splat(((const block_q8_K *)ys[0])[i].d), acc[0]);
-      } else {
-        v128_t yd = wasm_f32x4_make(((const block_q8_K *)ys[4 * g])[i].d, ((const block_q8_K *)ys[4 * g + 1])[i].d,
-                                    ((const block_q8_K *)ys[4 * g + 2])[i].d, ((const block_q8_K *)ys[4 * g + 3])[i].d);
-        acc[g] = madd_f32x4(hsum4_f32x4(f[0], f[1], f[2], f[3]), yd, acc[g]);
-      }
+    for (int t = 0; t < nt; t++) {
+      const block_q8_K *y = (const block_q8_K *)ys[t] + i;
+      v128_t msum = wasm_f32x4_convert_i32x4(q4kl_min_sums(y, mins));
+      v128_t f = madd_f32x4(msum, neg_dmin, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t]), d));
+      acc[t] = madd_f32x4(f, wasm_f32x4_splat(y->d), acc[t]);
     }
   }
-  if (nt == 1) {
-    state[0][0] = wasm_f32x4_replace_lane(wasm_f32x4_splat(0.0f), 0, wasm_f32x4_extract_lane(acc[0], 0));
-  } else {
-    float sums[8];
-    for (int g = 0; g < ng; g++) wasm_v128_store(sums + 4 * g, acc[g]);
-    for (int t = 0; t < nt; t++) state[t][0] = wasm_f32x4_make(sums[t], 0.0f, 0.0f, 0.0f);
-  }
+  for (int t = 0; t < nt; t++) state[t][0] = acc[t];
 }
 
-static inline float q4kl_finish(const v128_t state[2]) { return wasm_f32x4_extract_lane(state[0], 0); }
+static inline float q4kl_finish(const v128_t state[2]) { return hsum_f32x4(state[0]); }
 
 float vec_dot_q4_K_lanes_q8_K(int n, const void *vx, const void *vy) {
   v128_t state[1][2] = {{wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)}};
@@ -220,3 +197,4 @@ void vec_dot_part_q4_K_lanes_q8_K_x8(int nb, const void *vx, const void *const y
                                      v128_t state[8][2]) {
   q4kl_dot_blocks(nb, vx, ys, state, 8);
 }
+

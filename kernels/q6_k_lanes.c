@@ -98,8 +98,9 @@ float vec_dot_q6_K_lanes_q8_K_scalar(int n, const void *vx, const void *vy) {
 
 /*
  * One row against nt tokens (a compile-time 1, 4 or 8) over nb blocks, continuing the
- * sums in state[t][0]. Code vectors are built two at a time and used by every token.
- * Every nt runs the same float steps per token, so all entry points give the same bits.
+ * sums in state[t][0]. Code vectors are built a half block (eight) at a time and used
+ * by every token. Every nt runs the same float steps per token, so all entry points give
+ * the same bits.
  */
 static inline __attribute__((always_inline)) void q6kl_dot_blocks(int nb, const void *vx,
                                                                   const void *const *ys,
@@ -113,8 +114,8 @@ static inline __attribute__((always_inline)) void q6kl_dot_blocks(int nb, const 
     v128_t sc8 = wasm_v128_load(x[i].scales);
     v128_t sc[2] = {wasm_i16x8_extend_low_i8x16(sc8), wasm_i16x8_extend_high_i8x16(sc8)};
     v128_t acc[8];
-    for (int t = 0; t < nt; t++) acc[t] = wasm_i32x4_splat(0);
     for (int h = 0; h < 2; h++) {
+      v128_t c[8];
       for (int k = 0; k < 4; k++) {
         /* Code vectors 2k and 2k + 1: low nibbles from one ql vector, high bits from qh. */
         v128_t ql = wasm_v128_load(x[i].ql + 64 * h + 16 * k);
@@ -122,13 +123,16 @@ static inline __attribute__((always_inline)) void q6kl_dot_blocks(int nb, const 
         /* Bits 2j, 2j+1 (j = 2(k & 1) and + 1) of qh to bits 4, 5. */
         v128_t h0 = (k & 1) ? qh : wasm_i16x8_shl(qh, 4);
         v128_t h1 = (k & 1) ? wasm_u16x8_shr(qh, 2) : wasm_i16x8_shl(qh, 2);
-        v128_t c0 = wasm_v128_or(wasm_v128_and(ql, m4), wasm_v128_and(h0, m48));
-        v128_t c1 = wasm_v128_or(high_nibbles(ql, m4), wasm_v128_and(h1, m48));
-        for (int t = 0; t < nt; t++) {
-          const int8_t *q8 = ((const block_q8_K *)ys[t])[i].qs + 128 * h + 32 * k;
-          v128_t p = wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8), c0),
-                                    dot16_pairs_i8_u7(wasm_v128_load(q8 + 16), c1));
-          acc[t] = wasm_i32x4_add(acc[t], wasm_i32x4_dot_i16x8(p, sc[h]));
+        c[2 * k] = wasm_v128_or(wasm_v128_and(ql, m4), wasm_v128_and(h0, m48));
+        c[2 * k + 1] = wasm_v128_or(high_nibbles(ql, m4), wasm_v128_and(h1, m48));
+      }
+      for (int t = 0; t < nt; t++) {
+        const int8_t *q8 = ((const block_q8_K *)ys[t])[i].qs + 128 * h;
+        for (int k = 0; k < 4; k++) {
+          v128_t p = wasm_i16x8_add(dot16_pairs_i8_u7(wasm_v128_load(q8 + 32 * k), c[2 * k]),
+                                    dot16_pairs_i8_u7(wasm_v128_load(q8 + 32 * k + 16), c[2 * k + 1]));
+          v128_t s = wasm_i32x4_dot_i16x8(p, sc[h]);
+          acc[t] = h == 0 && k == 0 ? s : wasm_i32x4_add(acc[t], s);
         }
       }
     }

@@ -521,19 +521,6 @@ static inline v128_t expand_bits16(uint32_t bits, v128_t value) {
   return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(v, bit_of_lane), bit_of_lane), value);
 }
 
-/* Lane k of the result: (v_k0 + v_k2) + (v_k1 + v_k3), the sum of vector k's lanes. */
-static inline v128_t hsum4_f32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
-  v128_t ab = wasm_f32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-  v128_t cd = wasm_f32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
-  return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
-}
-
-/* Lane 0 of the result: the sum of v's lanes in hsum4_f32x4's order. */
-static inline v128_t hsum1_f32x4(v128_t v) {
-  v128_t h = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
-  return wasm_f32x4_add(h, wasm_i32x4_shuffle(h, h, 1, 1, 1, 1));
-}
-
 /* Lane r of the result is the sum of the four lanes of s_r. */
 static inline v128_t hsum4_i32x4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
   v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
