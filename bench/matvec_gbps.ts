@@ -11,7 +11,7 @@
  * --threads=N adds the matvec (and with --tokens the matmul) on a KernelPool of N threads
  * (rows split in groups of 4).
  * --interleave repacks the types that support it with repackRows4 first; --segments
- * with repackSegments; --lanes Q4_K with repackLanes (combines with --segments).
+ * with repackSegments; --lanes the K-quants with repackLanes (combines with --segments).
  *
  * Weights are the golden test tensors (real llama-quantize output) tiled to the shape,
  * so scales and codes are realistic. Needs ../shared/testdata.
@@ -166,8 +166,8 @@ for (const name of values.types.split(",")) {
     if (values.interleave && isInterleaveSupported(k, type)) {
       repackRows4(k, type, w, stride, rows, y);
       layout = type | INTERLEAVED_4;
-    } else if (values.segments && isSegmentSupported(k, type) && rows % 16 === 0) {
-      repackSegments(k, type, w, stride, cols, rows, yBatch);
+    } else if (values.segments && isSegmentSupported(k, actType) && rows % 16 === 0) {
+      repackSegments(k, actType, w, stride, cols, rows, yBatch);
       layout |= SEGMENTED;
     }
     const simd = time(() => matvec(k, layout, w, stride, xq, y, cols, 0, rows));

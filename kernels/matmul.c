@@ -20,8 +20,9 @@ volatile int32_t flint_opaque_zero = 0;
 
 /*
  * Flag added to a weight type id for blocks rewritten by flint_repack_lanes (Q2_K, Q3_K,
- * Q4_K and Q6_K; layouts in q*_k_lanes.c). Unlike the row layouts it names a block format of its own, with
- * its own activation order: quantize activations with the same flagged id.
+ * Q4_K, Q5_K and Q6_K; layouts in q*_k_lanes.c and k4_lanes.h). Unlike the row layouts it
+ * names a block format of its own, with its own activation order: quantize activations
+ * with the same flagged id.
  */
 #define FLINT_LANES 1024
 
@@ -138,6 +139,7 @@ static const qtype *qtype_get(int type) {
   QTYPEX4(q3_k, 256, 110, 256, 292, quantize_row_q8_K, q3_K, q3_K_q8_K);
   QTYPEX8(q4_k, 256, 144, 256, 292, quantize_row_q8_K, q4_K, q4_K_q8_K);
   QTYPEX8(q4_k_lanes, 256, 144, 256, 292, quantize_row_q8_K_lanes, q4_K_lanes, q4_K_lanes_q8_K);
+  QTYPEX8(q5_k_lanes, 256, 176, 256, 292, quantize_row_q8_K_lanes, q5_K_lanes, q5_K_lanes_q8_K);
   QTYPEX8(q6_k_lanes, 256, 210, 256, 292, quantize_row_q8_K_lanes16, q6_K_lanes, q6_K_lanes_q8_K);
   static const qtype q2_k_lanes = {256, 84, 256, 292, quantize_row_q8_K_lanes16,
                                    dequantize_row_q2_K_lanes, dequantize_row_q2_K_lanes_scalar,
@@ -170,6 +172,7 @@ static const qtype *qtype_get(int type) {
     case T_Q3_K: return &q3_k;
     case T_Q4_K: return &q4_k;
     case T_Q4_K | FLINT_LANES: return &q4_k_lanes;
+    case T_Q5_K | FLINT_LANES: return &q5_k_lanes;
     case T_Q2_K | FLINT_LANES: return &q2_k_lanes;
     case T_Q3_K | FLINT_LANES: return &q3_k_lanes;
     case T_Q6_K | FLINT_LANES: return &q6_k_lanes;
@@ -604,13 +607,13 @@ int flint_repack_segments(int type, void *w, size_t row_stride_bytes, int n_cols
 
 /* 1 when flint_repack_lanes and FLINT_LANES apply to weight type `type`, else 0. */
 FLINT_EXPORT(flint_lanes_supported) int flint_lanes_supported(int type) {
-  return type == T_Q4_K || type == T_Q2_K || type == T_Q3_K || type == T_Q6_K ? 1 : 0;
+  return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K;
 }
 
 /*
- * Rewrites n_blocks Q2_K, Q3_K, Q4_K or Q6_K blocks at w in place into the lanes layout. Afterwards pass
- * type | FLINT_LANES (plus any row layout flag) to every kernel, including
- * flint_quantize_row for the activations.
+ * Rewrites n_blocks Q2_K, Q3_K, Q4_K, Q5_K or Q6_K blocks at w in place into the lanes
+ * layout. Afterwards pass type | FLINT_LANES (plus any row layout flag) to every kernel,
+ * including flint_quantize_row for the activations.
  */
 FLINT_EXPORT(flint_repack_lanes) int flint_repack_lanes(int type, void *w, size_t n_blocks) {
   if (type == T_Q4_K) {
@@ -621,6 +624,8 @@ FLINT_EXPORT(flint_repack_lanes) int flint_repack_lanes(int type, void *w, size_
     repack_q3_K_lanes(w, n_blocks);
   } else if (type == T_Q6_K) {
     repack_q6_K_lanes(w, n_blocks);
+  } else if (type == T_Q5_K) {
+    repack_q5_K_lanes(w, n_blocks);
   } else {
     return FLINT_E_TYPE;
   }

@@ -713,6 +713,19 @@ void vec_dot_part_q6_K_lanes_q8_K_x8(int nb, const void *x, const void *const ys
 
 /* Q4_K in the lanes layout (q4_k_lanes.c) and its permuted Q8_K activations. */
 void quantize_row_q8_K_lanes(const float *x, void *y, int n);
+void repack_q5_K_lanes(void *w, size_t n_blocks);
+void dequantize_row_q5_K_lanes(const void *x, float *y, int n);
+void dequantize_row_q5_K_lanes_scalar(const void *x, float *y, int n);
+float vec_dot_q5_K_lanes_q8_K(int n, const void *x, const void *y);
+float vec_dot_q5_K_lanes_q8_K_scalar(int n, const void *x, const void *y);
+void vec_dot_q5_K_lanes_q8_K_x4(int n, const void *x, const void *const ys[4], float out[4]);
+void vec_dot_q5_K_lanes_q8_K_x8(int n, const void *x, const void *const ys[8], float out[8]);
+void vec_dot_part_q5_K_lanes_q8_K(int nb, const void *x, const void *y, v128_t state[2]);
+float vec_dot_finish_q5_K_lanes_q8_K(const v128_t state[2]);
+void vec_dot_part_q5_K_lanes_q8_K_x4(int nb, const void *x, const void *const ys[4],
+                                     v128_t state[4][2]);
+void vec_dot_part_q5_K_lanes_q8_K_x8(int nb, const void *x, const void *const ys[8],
+                                     v128_t state[8][2]);
 void repack_q4_K_lanes(void *w, size_t n_blocks);
 void dequantize_row_q4_K_lanes(const void *x, float *y, int n);
 void dequantize_row_q4_K_lanes_scalar(const void *x, float *y, int n);

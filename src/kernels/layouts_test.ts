@@ -158,16 +158,16 @@ for (const build of BUILDS) {
 }
 
 for (const build of BUILDS) {
-  Deno.test(`lanes layouts of Q2_K, Q3_K, Q4_K, Q6_K (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
+  Deno.test(`lanes layouts of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (${build.target}${build.relaxed ? " relaxed" : ""})`, async () => {
     const k = await loadKernels(build);
-    assert.equal(isLanesSupported(k, GgmlType.Q5_K), false);
+    assert.equal(isLanesSupported(k, GgmlType.Q5_0), false);
     for (const t of LANES_TYPES) {
       checkLanes(k, t);
     }
     const w = k.alloc(16 * 45 * 210);
-    assert.throws(() => repackLanes(k, GgmlType.Q5_K, w, 1), KernelError);
+    assert.throws(() => repackLanes(k, GgmlType.Q5_0, w, 1), KernelError);
     assert.throws(
-      () => matvec(k, GgmlType.Q5_K | LANES, w, 176, w, w, 256, 0, 1),
+      () => matvec(k, GgmlType.Q5_0 | LANES, w, 22, w, w, 256, 0, 1),
       KernelError,
     );
   });
@@ -196,6 +196,15 @@ const LANES_TYPES = [
   },
   { type: GgmlType.Q3_K, name: "Q3_K", size: 110, halves: [108], segments: false, codes: [0, 96] },
   { type: GgmlType.Q6_K, name: "Q6_K", size: 210, halves: [208], segments: true, codes: [0, 192] },
+  // Q5_K: qh (fifth bits) and qs (low nibbles) both move.
+  {
+    type: GgmlType.Q5_K,
+    name: "Q5_K",
+    size: 176,
+    halves: [0, 2],
+    segments: true,
+    codes: [16, 176],
+  },
 ];
 
 function checkLanes(k: Kernels, t: (typeof LANES_TYPES)[number]): void {
@@ -293,7 +302,7 @@ function checkLanes(k: Kernels, t: (typeof LANES_TYPES)[number]): void {
     const wls = k.alloc(bytes.length, 64);
     k.u8(wls, bytes.length).set(k.u8(wl, bytes.length));
     if (t.segments) {
-      repackSegments(k, t.type, wls, stride, cols, rows, k.alloc(16 * stride, 64));
+      repackSegments(k, lanes as GgmlType, wls, stride, cols, rows, k.alloc(16 * stride, 64));
     }
     const both = t.segments ? lanes | SEGMENTED : lanes;
     const mmSeg = k.alloc(rows * nTokens * 4);

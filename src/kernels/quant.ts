@@ -31,7 +31,7 @@ export const INTERLEAVED_4 = 256;
 export const SEGMENTED = 512;
 
 /**
- * Flag for Q4_K blocks rewritten by `repackLanes`: a block format of its own whose
+ * Flag for K-quant blocks rewritten by `repackLanes`: a block format of its own whose
  * activations are permuted too, so pass `type | LANES` to `quantizeRow` as well as to
  * `matvec`, `matmul` and `getRows`. It combines with `SEGMENTED`.
  */
@@ -386,18 +386,18 @@ export function repackSegments(
   );
 }
 
-/** True when `repackLanes` and `LANES` apply to weights of `type` (Q4_K). */
+/** True when `repackLanes` and `LANES` apply to weights of `type` (Q2_K to Q6_K). */
 export function isLanesSupported(k: Kernels, type: GgmlType): boolean {
   return k.exports.flint_lanes_supported(type) === 1;
 }
 
 /**
- * Rewrites `nBlocks` Q4_K blocks at `w` in place into the lanes layout (see
- * kernels/q4_k_lanes.c): every code vector pairs one weight pair from each of the eight
- * sub-blocks, so one scale dot covers eight sub-blocks. About 12 % faster matrix × vector
- * and 15–20 % faster matrix × matrix on this machine. Results differ from the ggml
- * layout's only by float rounding (four lanes hold other partial sums). Afterwards use
- * `type | LANES`, also for the activations.
+ * Rewrites `nBlocks` blocks of a K-quant type at `w` in place into its lanes layout (see
+ * kernels/q*_k_lanes.c): every int16 lane of a code vector stays within one sub-block, so
+ * one scale dot covers several sub-blocks. For Q4_K about 12 % faster matrix × vector and
+ * 15–20 % faster matrix × matrix on this machine. Results differ from the ggml layout's
+ * only by float rounding (lanes hold other partial sums). Afterwards use `type | LANES`,
+ * also for the activations.
  */
 export function repackLanes(k: Kernels, type: GgmlType, w: number, nBlocks: number): void {
   const code = k.exports.flint_repack_lanes(type, k.ptr(w), k.ptr(nBlocks));

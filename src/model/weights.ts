@@ -174,9 +174,9 @@ export function isKnownUnused(name: string): boolean {
 /**
  * Reads every planned tensor into kernel memory and returns the bound weights.
  * `onProgress` is called after each tensor with the bytes read so far. With `repack`
- * (the default) matrices go into the kernels' faster layouts: Q2_K, Q3_K, Q4_K and Q6_K blocks in lane order,
- * rows over 32 blocks in column segments, and the four-row types' rows interleaved in
- * fours. Without it every matrix stays as in the file, which the ggml-order kernels need.
+ * (the default) matrices go into the kernels' faster layouts: Q2_K, Q3_K, Q4_K, Q5_K and
+ * Q6_K blocks in lane order, rows over 32 blocks in column segments, and the four-row
+ * types' rows interleaved in fours. Without it every matrix stays as in the file, which the ggml-order kernels need.
  */
 export async function loadWeights(
   file: GgufFile,
@@ -204,9 +204,10 @@ export async function loadWeights(
       repackLanes(kernels, info.type, ptr, info.nBytes / typeSize);
       kernelType |= LANES;
     }
-    if (repack && segmentWorthwhile(kernels, info.type, ne0, ne1, blockSize)) {
+    // Segments go by the block format the kernels now see (lanes Q5_K has them, Q5_K not).
+    if (repack && segmentWorthwhile(kernels, kernelType as GgmlType, ne0, ne1, blockSize)) {
       repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
-      repackSegments(kernels, info.type, ptr, rowBytes, ne0, ne1, repackTmp);
+      repackSegments(kernels, kernelType as GgmlType, ptr, rowBytes, ne0, ne1, repackTmp);
       kernelType |= SEGMENTED;
     } else if (repack && product && ne1 % 4 === 0 && isInterleaveSupported(kernels, info.type)) {
       // The four-row kernels (Q4_0, Q4_1, Q5_1, Q8_0, IQ4_NL) read four separate row
