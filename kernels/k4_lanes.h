@@ -138,48 +138,14 @@ static inline __attribute__((always_inline)) void k4_lanes_dot_blocks(
 }
 
 /*
- * The exported entry points of a lanes type NAME (q4_K_lanes, q5_K_lanes) whose blocks are
- * BYTES long with qs at QS and fifth bits at QH (0: none): one token, four and eight
- * tokens, and the segment parts of each.
+ * The exported entry points (LANES_ENTRY_POINTS in quants.h) of a lanes type NAME whose
+ * blocks are BYTES long with qs at QS and fifth bits at QH (0: none).
  */
 #define K4_LANES_ENTRY_POINTS(NAME, BYTES, QS, QH)                                              \
-  static inline __attribute__((always_inline)) void NAME##_dot(int nb, const void *vx,        \
-                                                               const void *const *ys,         \
-                                                               v128_t (*state)[2], int nt) {  \
+  static inline __attribute__((always_inline)) void NAME##_dot_blocks(                        \
+      int nb, const void *vx, const void *const *ys, v128_t (*state)[2], int nt) {            \
     k4_lanes_dot_blocks(nb, vx, BYTES, QS, QH, ys, state, nt);                                \
   }                                                                                           \
-  static inline __attribute__((always_inline)) void NAME##_dot_xn(int n, const void *vx,      \
-                                                                  const void *const *ys,      \
-                                                                  float *out, int nt) {       \
-    v128_t state[8][2];                                                                       \
-    for (int t = 0; t < nt; t++) state[t][0] = state[t][1] = wasm_f32x4_splat(0.0f);          \
-    NAME##_dot(n / QK_K, vx, ys, state, nt);                                                  \
-    for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(state[t][0]);                            \
-  }                                                                                           \
-  float vec_dot_##NAME##_q8_K(int n, const void *vx, const void *vy) {                        \
-    const void *ys[1] = {vy};                                                                 \
-    float out[1];                                                                             \
-    NAME##_dot_xn(n, vx, ys, out, 1);                                                         \
-    return out[0];                                                                            \
-  }                                                                                           \
-  void vec_dot_##NAME##_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) { \
-    NAME##_dot_xn(n, vx, ys, out, 4);                                                         \
-  }                                                                                           \
-  void vec_dot_##NAME##_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) { \
-    NAME##_dot_xn(n, vx, ys, out, 8);                                                         \
-  }                                                                                           \
-  void vec_dot_part_##NAME##_q8_K(int nb, const void *vx, const void *vy, v128_t state[2]) {  \
-    const void *ys[1] = {vy};                                                                 \
-    NAME##_dot(nb, vx, ys, (v128_t(*)[2])state, 1);                                           \
-  }                                                                                           \
-  float vec_dot_finish_##NAME##_q8_K(const v128_t state[2]) { return hsum_f32x4(state[0]); } \
-  void vec_dot_part_##NAME##_q8_K_x4(int nb, const void *vx, const void *const ys[4],         \
-                                     v128_t state[4][2]) {                                    \
-    NAME##_dot(nb, vx, ys, state, 4);                                                         \
-  }                                                                                           \
-  void vec_dot_part_##NAME##_q8_K_x8(int nb, const void *vx, const void *const ys[8],         \
-                                     v128_t state[8][2]) {                                    \
-    NAME##_dot(nb, vx, ys, state, 8);                                                         \
-  }
+  LANES_ENTRY_POINTS(NAME, NAME##_dot_blocks)
 
 #endif

@@ -148,43 +148,4 @@ static inline __attribute__((always_inline)) void q6kl_dot_blocks(int nb, const 
   for (int t = 0; t < nt; t++) state[t][0] = accf[t];
 }
 
-static inline __attribute__((always_inline)) void q6kl_dot_xn(int n, const void *vx,
-                                                              const void *const *ys,
-                                                              float *out, const int nt) {
-  v128_t state[8][2];
-  for (int t = 0; t < nt; t++) state[t][0] = state[t][1] = wasm_f32x4_splat(0.0f);
-  q6kl_dot_blocks(n / QK_K, vx, ys, state, nt);
-  for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(state[t][0]);
-}
-
-float vec_dot_q6_K_lanes_q8_K(int n, const void *vx, const void *vy) {
-  const void *ys[1] = {vy};
-  float out[1];
-  q6kl_dot_xn(n, vx, ys, out, 1);
-  return out[0];
-}
-
-void vec_dot_q6_K_lanes_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
-  q6kl_dot_xn(n, vx, ys, out, 4);
-}
-
-void vec_dot_q6_K_lanes_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) {
-  q6kl_dot_xn(n, vx, ys, out, 8);
-}
-
-void vec_dot_part_q6_K_lanes_q8_K(int nb, const void *vx, const void *vy, v128_t state[2]) {
-  const void *ys[1] = {vy};
-  q6kl_dot_blocks(nb, vx, ys, (v128_t(*)[2])state, 1);
-}
-
-float vec_dot_finish_q6_K_lanes_q8_K(const v128_t state[2]) { return hsum_f32x4(state[0]); }
-
-void vec_dot_part_q6_K_lanes_q8_K_x4(int nb, const void *vx, const void *const ys[4],
-                                     v128_t state[4][2]) {
-  q6kl_dot_blocks(nb, vx, ys, state, 4);
-}
-
-void vec_dot_part_q6_K_lanes_q8_K_x8(int nb, const void *vx, const void *const ys[8],
-                                     v128_t state[8][2]) {
-  q6kl_dot_blocks(nb, vx, ys, state, 8);
-}
+LANES_ENTRY_POINTS(q6_K_lanes, q6kl_dot_blocks)

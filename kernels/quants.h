@@ -521,6 +521,48 @@ static inline v128_t expand_bits16(uint32_t bits, v128_t value) {
   return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(v, bit_of_lane), bit_of_lane), value);
 }
 
+/*
+ * The exported entry points of a lanes type NAME (q4_K_lanes, …) from its kernel
+ * DOT_BLOCKS(nb, x, ys, state, nt), which runs one row against nt tokens (a compile-time
+ * 1, 4 or 8) over nb blocks and carries each token's float sums in state[t][0]: one token,
+ * four and eight tokens, and the segment parts of each. The result is the sum of the
+ * four lanes of state[t][0].
+ */
+#define LANES_ENTRY_POINTS(NAME, DOT_BLOCKS)                                                    \
+  static inline __attribute__((always_inline)) void NAME##_dot_xn(int n, const void *vx,      \
+                                                                  const void *const *ys,      \
+                                                                  float *out, int nt) {       \
+    v128_t state[8][2];                                                                       \
+    for (int t = 0; t < nt; t++) state[t][0] = state[t][1] = wasm_f32x4_splat(0.0f);          \
+    DOT_BLOCKS(n / QK_K, vx, ys, state, nt);                                                  \
+    for (int t = 0; t < nt; t++) out[t] = hsum_f32x4(state[t][0]);                            \
+  }                                                                                           \
+  float vec_dot_##NAME##_q8_K(int n, const void *vx, const void *vy) {                        \
+    const void *ys[1] = {vy};                                                                 \
+    float out[1];                                                                             \
+    NAME##_dot_xn(n, vx, ys, out, 1);                                                         \
+    return out[0];                                                                            \
+  }                                                                                           \
+  void vec_dot_##NAME##_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) { \
+    NAME##_dot_xn(n, vx, ys, out, 4);                                                         \
+  }                                                                                           \
+  void vec_dot_##NAME##_q8_K_x8(int n, const void *vx, const void *const ys[8], float out[8]) { \
+    NAME##_dot_xn(n, vx, ys, out, 8);                                                         \
+  }                                                                                           \
+  void vec_dot_part_##NAME##_q8_K(int nb, const void *vx, const void *vy, v128_t state[2]) {  \
+    const void *ys[1] = {vy};                                                                 \
+    DOT_BLOCKS(nb, vx, ys, (v128_t(*)[2])state, 1);                                           \
+  }                                                                                           \
+  float vec_dot_finish_##NAME##_q8_K(const v128_t state[2]) { return hsum_f32x4(state[0]); } \
+  void vec_dot_part_##NAME##_q8_K_x4(int nb, const void *vx, const void *const ys[4],         \
+                                     v128_t state[4][2]) {                                    \
+    DOT_BLOCKS(nb, vx, ys, state, 4);                                                         \
+  }                                                                                           \
+  void vec_dot_part_##NAME##_q8_K_x8(int nb, const void *vx, const void *const ys[8],         \
+                                     v128_t state[8][2]) {                                    \
+    DOT_BLOCKS(nb, vx, ys, state, 8);                                                         \
+  }
+
 /* Lane r of the result is the sum of the four lanes of s_r. */
 static inline v128_t hsum4_i32x4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
   v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
