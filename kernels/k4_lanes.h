@@ -1,7 +1,7 @@
 /*
- * What the lanes layouts of Q4_K (q4_k_lanes.c) and Q5_K (q5_k_lanes.c) share: both keep
- * their 4-bit codes in the same lanes order, read the same permuted Q8_K activations, and
- * run one dot kernel, which for Q5_K also adds a fifth bit to each code.
+ * The parts that the lanes layouts of Q4_K (q4_k_lanes.c) and Q5_K (q5_k_lanes.c) share.
+ * Both keep their 4-bit codes in the same lanes order and read the same permuted Q8_K
+ * activations. One dot kernel serves both, and for Q5_K it adds a fifth bit to each code.
  *
  * Code vector u (0..15), byte 2p + e (p = 0..7, e = 0..1) contains weight 32p + 2u + e.
  * Stored vector v (0..7) of qs carries code vector 2v in its low nibbles and 2v + 1 in its
@@ -85,7 +85,8 @@ static inline v128_t k4_lanes_fifth_bit(v128_t h, int j) {
  * (eight code vectors) at a time and used by every token.
  *
  * Int16 lanes: a pair of products is at most 2·15·128 for Q4_K, so a lane adds a half
- * block (eight pairs) before the scale dot; with Q5_K's codes up to 31 it adds a quarter.
+ * block (eight pairs) before the scale dot. Q5_K's codes reach 31, so there a lane adds a
+ * quarter block (four pairs).
  */
 static inline __attribute__((always_inline)) void k4_lanes_dot_blocks(
     int nb, const uint8_t *x, const int block_bytes, const int qs_offset, const int qh_offset,
@@ -138,8 +139,8 @@ static inline __attribute__((always_inline)) void k4_lanes_dot_blocks(
 }
 
 /*
- * The exported entry points (LANES_ENTRY_POINTS in quants.h) of a lanes type NAME whose
- * blocks are BYTES long with qs at QS and fifth bits at QH (0: none).
+ * Defines the exported entry points (LANES_ENTRY_POINTS in quants.h) of a lanes type NAME
+ * whose blocks are BYTES long, with qs at offset QS and fifth bits at QH (0: none).
  */
 #define K4_LANES_ENTRY_POINTS(NAME, BYTES, QS, QH)                                              \
   static inline __attribute__((always_inline)) void NAME##_dot_blocks(                        \

@@ -18,12 +18,12 @@ static inline int q5kl_code(const void *block, int j) {
 /* Reorders the codes of n_blocks Q5_K blocks at w into the lanes layout, in place. */
 void repack_q5_K_lanes(void *w, size_t n_blocks) {
   block_q5_K *x = w;
-  /* Byte 2p + e of a code vector holds a weight of sub-block p: bit p of its qh byte. */
+  /* Byte 2p + e of a code vector contains a weight of sub-block p: bit p of its qh byte. */
   const v128_t bit_of_byte = wasm_u8x16_make(1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128);
   for (size_t b = 0; b < n_blocks; b++) {
     k4_lanes_repack_qs(x[b].qs);
-    /* In ggml's order weight 32p + l has its fifth bit at bit p of qh[l]; code vector u
-       holds l = 2u, 2u + 1. */
+    /* In ggml's order weight 32p + l has its fifth bit at bit p of qh[l]. Code vector u
+       contains l = 2u and 2u + 1. */
     v128_t qh[2] = {wasm_v128_load(x[b].qh), wasm_v128_load(x[b].qh + 16)};
     v128_t out[2] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
     for (int u = 0; u < 16; u++) {

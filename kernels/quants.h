@@ -522,11 +522,11 @@ static inline v128_t expand_bits16(uint32_t bits, v128_t value) {
 }
 
 /*
- * The exported entry points of a lanes type NAME (q4_K_lanes, …) from its kernel
+ * Defines the exported entry points of a lanes type NAME (q4_K_lanes, …): one token, four
+ * and eight tokens, and the segment parts of each. They all call the type's kernel
  * DOT_BLOCKS(nb, x, ys, state, nt), which runs one row against nt tokens (a compile-time
- * 1, 4 or 8) over nb blocks and carries each token's float sums in state[t][0]: one token,
- * four and eight tokens, and the segment parts of each. The result is the sum of the
- * four lanes of state[t][0].
+ * 1, 4 or 8) over nb blocks and carries each token's float sums in state[t][0]. The
+ * result is the sum of the four lanes of state[t][0].
  */
 #define LANES_ENTRY_POINTS(NAME, DOT_BLOCKS)                                                    \
   static inline __attribute__((always_inline)) void NAME##_dot_xn(int n, const void *vx,      \

@@ -17,7 +17,7 @@ function firstDiff(a: Float32Array, b: Float32Array): number | undefined {
 
 for (const type of ["F32", "Q4_K_M", "Q8_0"]) {
   Deno.test({
-    name: `micro-${type}: pruned last layer gives the logits of a full pass`,
+    name: `pruned last layer keeps the logits (micro-${type})`,
     ignore: !HAVE_TESTDATA,
     async fn() {
       const golden = JSON.parse(

@@ -14,6 +14,7 @@ import {
   INTERLEAVED_4,
   KernelError,
   LANES,
+  SEGMENT_ROWS,
   SEGMENTED,
 } from "../kernels/quant.ts";
 import type { Kernels } from "../kernels/runtime.ts";
@@ -30,6 +31,11 @@ export type LogitsMode = "last" | "all" | "none";
 const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
+/**
+ * Rows per thread part for matrix × matrix on segmented weights: the kernel computes whole
+ * row groups, so a part boundary inside a group would compute that group twice.
+ */
+const MATMUL_GRAIN_SEGMENTED = SEGMENT_ROWS;
 /** Smallest batch whose attention widens the F16 cache rows first. */
 const WIDEN_MIN_BATCH = 16;
 
@@ -208,15 +214,17 @@ export class LlamaForward {
     hook?.("inp_embd", -1, s.x, n * hp.nEmbd);
 
     // The last layer needs K and V of every token but the rest only for the rows whose
-    // logits are wanted (none for an inner batch of a long prompt), as llama.cpp prunes
+    // logits are returned (none for an inner batch of a long prompt), as llama.cpp prunes
     // its output rows. Other rows of x keep their values from the layer before. With a
-    // hook every row goes through, so the hook sees whole batches.
-    const wanted = hook || mode === "all" ? 0 : mode === "last" ? n - 1 : n;
+    // hook every row goes through, so the hook gets whole batches.
+    let firstKept = 0;
+    if (!hook && mode === "last") firstKept = n - 1;
+    else if (!hook && mode === "none") firstKept = n;
     const f32 = 4;
     for (let il = 0; il < hp.nLayer; il++) {
       const L = w.layers[il];
-      // Rows r0..n-1 go on past the K/V store: m of them.
-      const r0 = il === hp.nLayer - 1 ? wanted : 0;
+      // Rows r0..n-1 (m of them) continue past the K/V store.
+      const r0 = il === hp.nLayer - 1 ? firstKept : 0;
       const m = n - r0;
       const x = s.x + r0 * hp.nEmbd * f32;
 
@@ -360,7 +368,7 @@ export class LlamaForward {
           k.ptr(wt.ne1),
         ],
         wt.ne1,
-        MATMUL_GRAIN,
+        wt.kernelType & SEGMENTED ? MATMUL_GRAIN_SEGMENTED : MATMUL_GRAIN,
       );
     }
     if (code !== 0) {

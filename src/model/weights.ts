@@ -204,7 +204,8 @@ export async function loadWeights(
       repackLanes(kernels, info.type, ptr, info.nBytes / typeSize);
       kernelType |= LANES;
     }
-    // Segments go by the block format the kernels now see (lanes Q5_K has them, Q5_K not).
+    // The block format after the lanes repack decides segments: lanes Q5_K has segment
+    // kernels, the file's Q5_K has not.
     if (repack && segmentWorthwhile(kernels, kernelType as GgmlType, ne0, ne1, blockSize)) {
       repackTmp ||= kernels.alloc(SEGMENT_ROWS * maxRowBytes(plan), 64);
       repackSegments(kernels, kernelType as GgmlType, ptr, rowBytes, ne0, ne1, repackTmp);
