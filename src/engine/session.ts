@@ -3,6 +3,7 @@
  * chunk per token. Work happens only when the consumer reads, so cancelling the
  * stream or aborting the signal stops before the next token is computed.
  */
+import { YIELD_INTERVAL_MS, yieldToEventLoop } from "./yield.ts";
 import type { LlamaForward } from "../model/forward.ts";
 import { ContextError } from "../model/errors.ts";
 import type { KvCache } from "../model/kv_cache.ts";
@@ -337,12 +338,20 @@ export class LlamaSession implements Session {
       usage: { ...usage },
     });
 
+    let lastYield = performance.now();
     return new ReadableStream<GenerationChunk>({
       pull: async (controller) => {
         if (done) return;
         if (!locked) {
           await previous;
           locked = true;
+        }
+        // Let the event loop run (send the last chunk, see a cancel or an abort, serve other
+        // requests) before the next token's compute blocks the thread.
+        if (performance.now() - lastYield >= YIELD_INTERVAL_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+          if (done) return;
         }
         try {
           if (step(controller)) {

@@ -52,6 +52,9 @@ export function sseResponse(
 ): Response {
   let pending = first;
   let opened = false;
+  // Set when the body is cancelled (the client went away), which may happen while a pull
+  // waits for the next chunk. The controller then takes no more chunks.
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -61,6 +64,7 @@ export function sseResponse(
         }
         const chunk = pending ?? await run.next();
         pending = undefined;
+        if (cancelled) return;
         if (chunk === undefined) {
           // Stopped from elsewhere (the client went away); nothing more to send.
           controller.close();
@@ -76,6 +80,7 @@ export function sseResponse(
           finish({ status: 200, usage: chunk.usage, generationMs: elapsed(run) });
         }
       } catch (error) {
+        if (cancelled) return;
         if (run.clientGone) {
           // The engine reports the abort as an error; the client is not there to read it.
           await run.stop();
@@ -96,6 +101,7 @@ export function sseResponse(
       }
     },
     async cancel() {
+      cancelled = true;
       await run.stop();
       finish({ status: 200, cancelled: true });
     },
