@@ -15,6 +15,8 @@ interface OptionSpec {
   /** Help text: the setting, its unit and its default. */
   help: string;
   multiple?: boolean;
+  /** Other long names accepted for this option, such as llama.cpp's spelling. */
+  aliases?: string[];
 }
 
 const MODEL_OPTIONS: Record<string, OptionSpec> = {
@@ -61,11 +63,13 @@ const SAMPLING_OPTIONS: Record<string, OptionSpec> = {
   "max-tokens": {
     type: "string",
     short: "n",
+    aliases: ["n-predict"],
     value: "<tokens>",
     help: "Maximum tokens to generate; -1 runs until the context is full. Default -1",
   },
   temperature: {
     type: "string",
+    aliases: ["temp"],
     value: "<number>",
     help: "Sampling temperature; 0 always picks the most likely token. Default 0.8",
   },
@@ -184,9 +188,12 @@ export function commandHelp(command: CommandName): string {
   const { summary, usage, options } = COMMANDS[command];
   const lines = [`${summary}.`, "", `usage: cli.ts ${usage}`, "", "options:"];
   const entries = Object.entries(options as Record<string, OptionSpec>);
-  const labels = entries.map(([name, spec]) =>
-    `${spec.short ? `-${spec.short}, ` : "    "}--${name}${spec.value ? ` ${spec.value}` : ""}`
-  );
+  const labels = entries.map(([name, spec]) => {
+    const names = [name, ...(spec.aliases ?? [])].map((n) => `--${n}`).join(", ");
+    return `${spec.short ? `-${spec.short}, ` : "    "}${names}${
+      spec.value ? ` ${spec.value}` : ""
+    }`;
+  });
   const width = Math.min(44, Math.max(...labels.map((l) => l.length)) + 2);
   entries.forEach(([, spec], i) => {
     const label = labels[i];
@@ -239,16 +246,26 @@ export function parseCommand(
 /**
  * Rewrites value options into `--name=value` form so that values starting with a dash,
  * such as `-n -1` or `--temperature -0.5`, are read as values; `parseArgs` would take them
- * for options. Also accepts `-n=-1`. Arguments after `--` stay as they are.
+ * for options. Also accepts `-n=-1`, and replaces an alias (`--temp`) by its option's
+ * name. Arguments after `--` stay as they are.
  */
 function normalizeArgs(args: string[], specs: Record<string, OptionSpec>): string[] {
   const byShort = new Map<string, string>();
-  for (const [name, spec] of Object.entries(specs)) if (spec.short) byShort.set(spec.short, name);
+  const byAlias = new Map<string, string>();
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.short) byShort.set(spec.short, name);
+    for (const alias of spec.aliases ?? []) byAlias.set(alias, name);
+  }
+  const unalias = (arg: string) => {
+    const long = /^--([^=]+)(=.*)?$/s.exec(arg);
+    const name = long ? byAlias.get(long[1]) : undefined;
+    return name === undefined ? arg : `--${name}${long![2] ?? ""}`;
+  };
   const takesValue = (name: string | undefined) =>
     name !== undefined && Object.hasOwn(specs, name) && specs[name].type === "string";
   const result: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+    const arg = unalias(args[i]);
     if (arg === "--") {
       result.push(...args.slice(i));
       break;
