@@ -59,26 +59,11 @@ static inline float k4_lanes_block_dot_scalar(const void *block, ggml_fp16_t d, 
   return y->d * (fp16_to_f32(d) * (float)isum - fp16_to_f32(dmin) * (float)msum);
 }
 
-/* Bit j (0..7) of each byte of h, moved to bit 4 (value 16). */
-static inline v128_t k4_lanes_fifth_bit(v128_t h, int j) {
-  const v128_t sixteen = wasm_i8x16_splat(16);
-  switch (j) {
-    case 0: return wasm_v128_and(wasm_i16x8_shl(h, 4), sixteen);
-    case 1: return wasm_v128_and(wasm_i16x8_shl(h, 3), sixteen);
-    case 2: return wasm_v128_and(wasm_i16x8_shl(h, 2), sixteen);
-    case 3: return wasm_v128_and(wasm_i16x8_shl(h, 1), sixteen);
-    case 4: return wasm_v128_and(h, sixteen);
-    case 5: return wasm_v128_and(wasm_u16x8_shr(h, 1), sixteen);
-    case 6: return wasm_v128_and(wasm_u16x8_shr(h, 2), sixteen);
-    default: return wasm_v128_and(wasm_u16x8_shr(h, 3), sixteen);
-  }
-}
-
 /*
- * One row of lanes-ordered Q4_K (qh = 0) or Q5_K blocks, block_bytes apart, with the head
- * (d, dmin, scales) at the start and qs at qs_offset, against nt tokens (a compile-time
- * 1, 4 or 8) over nb blocks, continuing the sums in state[t][0] (state[t][1] stays
- * zero). For Q5_K, qh_offset locates the fifth bits in the layout of q5_k_lanes.c.
+ * One row of lanes-ordered Q4_K or Q5_K blocks against nt tokens (a compile-time 1, 4 or 8)
+ * over nb blocks. Blocks are block_bytes apart, with the head (d, dmin, scales) at the
+ * start, qs at qs_offset, and for Q5_K the fifth bits at qh_offset (0 for Q4_K) in the
+ * layout of q5_k_lanes.c. The sums continue in state[t][0], and state[t][1] stays zero.
  * Per block and token the integer sums become d·Σ − dmin·Σmin in four float lanes, which
  * add onto the token's sums times its activation scale. Every nt runs the same float
  * steps per token, so all entry points give the same bits. Codes are decoded a half block
@@ -108,8 +93,8 @@ static inline __attribute__((always_inline)) void k4_lanes_dot_blocks(
         c[2 * v] = wasm_v128_and(q, m4);
         c[2 * v + 1] = high_nibbles(q, m4);
         if (qh_offset) {
-          c[2 * v] = wasm_v128_or(c[2 * v], k4_lanes_fifth_bit(fifth, 2 * v));
-          c[2 * v + 1] = wasm_v128_or(c[2 * v + 1], k4_lanes_fifth_bit(fifth, 2 * v + 1));
+          c[2 * v] = wasm_v128_or(c[2 * v], bit_to_sixteen(fifth, 2 * v));
+          c[2 * v + 1] = wasm_v128_or(c[2 * v + 1], bit_to_sixteen(fifth, 2 * v + 1));
         }
       }
       for (int t = 0; t < nt; t++) {

@@ -47,17 +47,13 @@ void dequantize_row_q5_K(const void *vx, float *y, int n) {
   }
 }
 
-/* Bit b of each qh byte moved to bit 4 (value 16) by one 16-bit shift and a mask. */
-#define Q5K_HIGH(qh, b)                                                                       \
-  wasm_v128_and((b) <= 4 ? wasm_i16x8_shl(qh, 4 - (b)) : wasm_u16x8_shr(qh, (b) - 4), sixteen)
-
 /* Codes of chunk c (sub-blocks 2c and 2c+1), 0..31, four vectors of 16. */
 #define Q5K_CODES(x, c)                                                                       \
   v128_t q0 = wasm_v128_load((x).qs + 32 * (c)), q1 = wasm_v128_load((x).qs + 32 * (c) + 16); \
-  v128_t a0 = wasm_v128_or(wasm_v128_and(q0, m4), Q5K_HIGH(qh0, 2 * (c)));                    \
-  v128_t a1 = wasm_v128_or(wasm_v128_and(q1, m4), Q5K_HIGH(qh1, 2 * (c)));                    \
-  v128_t b0 = wasm_v128_or(high_nibbles(q0, m4), Q5K_HIGH(qh0, 2 * (c) + 1));                 \
-  v128_t b1 = wasm_v128_or(high_nibbles(q1, m4), Q5K_HIGH(qh1, 2 * (c) + 1))
+  v128_t a0 = wasm_v128_or(wasm_v128_and(q0, m4), bit_to_sixteen(qh0, 2 * (c)));              \
+  v128_t a1 = wasm_v128_or(wasm_v128_and(q1, m4), bit_to_sixteen(qh1, 2 * (c)));              \
+  v128_t b0 = wasm_v128_or(high_nibbles(q0, m4), bit_to_sixteen(qh0, 2 * (c) + 1));           \
+  v128_t b1 = wasm_v128_or(high_nibbles(q1, m4), bit_to_sixteen(qh1, 2 * (c) + 1))
 
 /* Σ code·y of sub-blocks 2c and 2c+1, scaled, added to acc. Codes ≤ 31 keep the int16
  * lanes below 4·31·127. */
@@ -82,7 +78,7 @@ static inline v128_t q5_K_pair_sums(const block_q8_K *y) {
 float vec_dot_q5_K_q8_K(int n, const void *vx, const void *vy) {
   const block_q5_K *x = vx;
   const block_q8_K *y = vy;
-  const v128_t m4 = wasm_i8x16_splat(15), sixteen = wasm_i8x16_splat(16);
+  const v128_t m4 = wasm_i8x16_splat(15);
   v128_t accf = wasm_f32x4_splat(0.0f), accm = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {
     v128_t packed = unpack_scales_mins_k4(x[i].scales);
@@ -115,7 +111,7 @@ float vec_dot_q5_K_q8_K(int n, const void *vx, const void *vy) {
 void vec_dot_q5_K_q8_K_x4(int n, const void *vx, const void *const ys[4], float out[4]) {
   const block_q5_K *x = vx;
   const block_q8_K *y0 = ys[0], *y1 = ys[1], *y2 = ys[2], *y3 = ys[3];
-  const v128_t m4 = wasm_i8x16_splat(15), sixteen = wasm_i8x16_splat(16);
+  const v128_t m4 = wasm_i8x16_splat(15);
   v128_t accf[4], accm[4];
   for (int t = 0; t < 4; t++) accf[t] = accm[t] = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < n / QK_K; i++) {

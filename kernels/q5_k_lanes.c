@@ -24,21 +24,10 @@ void repack_q5_K_lanes(void *w, size_t n_blocks) {
     k4_lanes_repack_qs(x[b].qs);
     /* In ggml's order weight 32p + l has its fifth bit at bit p of qh[l]. Code vector u
        contains l = 2u and 2u + 1. */
-    v128_t qh[2] = {wasm_v128_load(x[b].qh), wasm_v128_load(x[b].qh + 16)};
     v128_t out[2] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
     for (int u = 0; u < 16; u++) {
-      v128_t src = qh[u >> 3];
-      v128_t pair;
-      switch (u & 7) {
-        case 0: pair = wasm_i16x8_shuffle(src, src, 0, 0, 0, 0, 0, 0, 0, 0); break;
-        case 1: pair = wasm_i16x8_shuffle(src, src, 1, 1, 1, 1, 1, 1, 1, 1); break;
-        case 2: pair = wasm_i16x8_shuffle(src, src, 2, 2, 2, 2, 2, 2, 2, 2); break;
-        case 3: pair = wasm_i16x8_shuffle(src, src, 3, 3, 3, 3, 3, 3, 3, 3); break;
-        case 4: pair = wasm_i16x8_shuffle(src, src, 4, 4, 4, 4, 4, 4, 4, 4); break;
-        case 5: pair = wasm_i16x8_shuffle(src, src, 5, 5, 5, 5, 5, 5, 5, 5); break;
-        case 6: pair = wasm_i16x8_shuffle(src, src, 6, 6, 6, 6, 6, 6, 6, 6); break;
-        default: pair = wasm_i16x8_shuffle(src, src, 7, 7, 7, 7, 7, 7, 7, 7); break;
-      }
+      /* qh[2u] in the even bytes, qh[2u + 1] in the odd ones. */
+      v128_t pair = wasm_i16x8_splat((int16_t)(x[b].qh[2 * u] | x[b].qh[2 * u + 1] << 8));
       v128_t set = wasm_i8x16_eq(wasm_v128_and(pair, bit_of_byte), bit_of_byte);
       out[u >> 3] = wasm_v128_or(out[u >> 3], wasm_v128_and(set, wasm_i8x16_splat((int8_t)(1 << (u & 7)))));
     }

@@ -431,6 +431,13 @@ static inline v128_t high_nibbles(v128_t q, v128_t m4) {
   return wasm_v128_and(wasm_u16x8_shr(q, 4), m4);
 }
 
+/* Bit j (0..7) of each byte of h, moved to bit 4 (value 16) by one 16-bit shift and a mask:
+ * the fifth bit of a Q5_K code. */
+static inline v128_t bit_to_sixteen(v128_t h, int j) {
+  v128_t moved = j <= 4 ? wasm_i16x8_shl(h, 4 - j) : wasm_u16x8_shr(h, j - 4);
+  return wasm_v128_and(moved, wasm_i8x16_splat(16));
+}
+
 /* Writes 16 int8 lanes as float32: q·d. */
 static inline void store_q_mul(float *y, v128_t q, v128_t d) {
   v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
