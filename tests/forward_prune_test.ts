@@ -1,6 +1,6 @@
 /**
  * The last layer runs its attention output and FFN only for the rows whose logits are
- * wanted. These tests check that this changes no bit of the logits and leaves the KV
+ * returned. These tests check that this changes no bit of the logits and leaves the KV
  * cache as a full pass would.
  */
 import assert from "node:assert/strict";

@@ -32,7 +32,7 @@ const MATVEC_GRAIN = 16;
 /** Rows per thread part for matrix × matrix. */
 const MATMUL_GRAIN = 4;
 /**
- * Rows per thread part for matrix × matrix on segmented weights: the kernel computes whole
+ * Rows per thread part for matrix × matrix on segmented weights. The kernel computes whole
  * row groups, so a part boundary inside a group would compute that group twice.
  */
 const MATMUL_GRAIN_SEGMENTED = SEGMENT_ROWS;
@@ -213,10 +213,10 @@ export class LlamaForward {
     );
     hook?.("inp_embd", -1, s.x, n * hp.nEmbd);
 
-    // The last layer needs K and V of every token but the rest only for the rows whose
-    // logits are returned (none for an inner batch of a long prompt), as llama.cpp prunes
-    // its output rows. Other rows of x keep their values from the layer before. With a
-    // hook every row goes through, so the hook gets whole batches.
+    // The last layer needs K and V of every token. The rest of it runs only for the rows
+    // whose logits are returned, none for an inner batch of a long prompt, as llama.cpp
+    // prunes its output rows. Other rows of x keep their values from the layer before.
+    // With a hook every row goes through, so the hook gets whole batches.
     let firstKept = 0;
     if (!hook && mode === "last") firstKept = n - 1;
     else if (!hook && mode === "none") firstKept = n;

@@ -176,7 +176,8 @@ export function isKnownUnused(name: string): boolean {
  * `onProgress` is called after each tensor with the bytes read so far. With `repack`
  * (the default) matrices go into the kernels' faster layouts: Q2_K, Q3_K, Q4_K, Q5_K and
  * Q6_K blocks in lane order, rows over 32 blocks in column segments, and the four-row
- * types' rows interleaved in fours. Without it every matrix stays as in the file, which the ggml-order kernels need.
+ * types' rows interleaved in fours. Without it every matrix stays as in the file, which
+ * the ggml-order kernels need.
  */
 export async function loadWeights(
   file: GgufFile,
